@@ -1,0 +1,40 @@
+/* core/rag_buf.h -- Growing byte buffer with a hard cap (curl's dynbuf).
+** Ownership: the buffer owns its memory; rag_buf_free() releases it and
+**            rag_buf_detach() hands it to the caller (free() it).
+** Errors:    appends return RAG_TOOBIG past the cap and RAG_NOMEM when
+**            malloc fails; the contents are then unchanged.
+** Threads:   one thread at a time per buffer. */
+#ifndef RAG_BUF_H
+#define RAG_BUF_H
+
+#include "core/rag.h"
+
+typedef struct rag_buf {
+  char *data;  /* NUL-terminated when len > 0 or after any append */
+  size_t len;  /* bytes used, excluding the terminator */
+  size_t size; /* bytes allocated */
+  size_t cap;  /* maximum len; 0 means SIZE_MAX/2 */
+} rag_buf;
+
+/* Initializes an empty buffer that may grow to cap bytes (0 = no cap). */
+void rag_buf_init(rag_buf *b, size_t cap);
+void rag_buf_free(rag_buf *b);
+/* Sets len to 0, keeping the allocation. */
+void rag_buf_reset(rag_buf *b);
+rag_status rag_buf_append(rag_buf *b, const void *p, size_t n);
+rag_status rag_buf_puts(rag_buf *b, const char *s);
+rag_status rag_buf_putc(rag_buf *b, char c);
+rag_status rag_buf_printf(rag_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Returns the data (NUL-terminated, never NULL: "" when empty) and leaves
+** b empty; the caller frees it. Returns NULL only on allocation failure. */
+char *rag_buf_detach(rag_buf *b);
+
+/* Reads a whole file into b (appending). RAG_TOOBIG past b's cap,
+** RAG_IO with the errno text otherwise. */
+rag_status rag_buf_read_file(rag_buf *b, const char *path, rag_err *err);
+
+#endif

@@ -1,0 +1,62 @@
+/* embedding/emb.h -- Embedding providers: a vtable per kind, chosen by name.
+** A provider instance starts with `const emb_vtab *vt` (the base struct
+** below); implementations put it first in their own struct.
+** Specs: "hash", "hash:dim=768", "fake" -- a name, then optional
+** ":key=value,key=value" options overriding the config.
+** Built in: "hash" (signed feature hashing, IDF from corpus statistics) and
+** "fake" (deterministic, for tests). Remote providers come with the gateway.
+** Ownership: emb_open/emb_close; set_stats borrows the statistics, which
+**            must outlive their use by the provider.
+** Errors:    rag_status + rag_err.
+** Threads:   one thread at a time per provider instance unless the
+**            provider's own header says otherwise ("hash" is safe for
+**            concurrent embed calls when its stats are not being written). */
+#ifndef EMB_H
+#define EMB_H
+
+#include "core/rag.h"
+#include "core/rag_cfg.h"
+#include "core/rag_termstats.h"
+
+typedef enum { EMB_DOCUMENT, EMB_QUERY } emb_kind;
+
+typedef struct emb_vtab emb_vtab;
+typedef struct emb_provider {
+  const emb_vtab *vt; /* public, read-only: the provider's methods */
+} emb_provider;
+
+struct emb_vtab {
+  int version;      /* 1; add methods at the end, then bump */
+  const char *name; /* "hash", "fake"; unique */
+  /* Required. opts is the text after ':' in the spec (may be NULL).
+  ** Success: *out set, RAG_OK. Failure: *out NULL, err set. */
+  rag_status (*open)(const rag_cfg *cfg, const char *opts, emb_provider **out,
+                     rag_err *err);
+  /* Required. Writes n*dim floats (L2-normalized rows) to vecs
+  ** (caller-owned). */
+  rag_status (*embed)(emb_provider *p, const char *const *texts, size_t n,
+                      emb_kind kind, float *vecs, rag_err *err);
+  int (*dim)(const emb_provider *p); /* Required; constant per p */
+  /* Required. Stable model id stored with vectors, e.g. "hash-512-3-5";
+  ** it changes whenever an option changes the vectors. Owned by p. */
+  const char *(*model)(const emb_provider *p);
+  void (*close)(emb_provider *p); /* Required; once per successful open */
+  /* Can be NULL. Gives the provider corpus statistics (IDF). */
+  void (*set_stats)(emb_provider *p, const rag_termstats *ts);
+};
+
+/* Static table lookup; NULL if no provider has this name. */
+const emb_vtab *emb_find(const char *name);
+/* Opens a provider from a spec ("hash:dim=768"); falls back to
+** cfg->embedding.provider when spec is NULL. */
+rag_status emb_open(const rag_cfg *cfg, const char *spec, emb_provider **out,
+                    rag_err *err);
+void emb_close(emb_provider *p); /* NULL is a no-op */
+rag_status emb_embed(emb_provider *p, const char *const *texts, size_t n,
+                     emb_kind kind, float *vecs, rag_err *err);
+int emb_dim(const emb_provider *p);
+const char *emb_model(const emb_provider *p);
+/* Calls set_stats when the provider has it; otherwise does nothing. */
+void emb_set_stats(emb_provider *p, const rag_termstats *ts);
+
+#endif

@@ -1,0 +1,66 @@
+/* index/kb_vec.h -- The FAISS vector index of one embedding model in a KB,
+** through the FAISS C API (faiss/c_api/*.h).
+** File: <kbdir>/vectors-<model>.faiss = a small header (magic, format
+** version, KB generation, dimension, factory string, tombstones, checksum)
+** followed by faiss_write_index's bytes; written to a temp file, fsync'd and
+** renamed, so a reader sees the old or the new index, never half of one.
+** kb_vec_open loads it when its generation equals the KB's; when the file
+** is missing, stale or corrupt it rebuilds the index from the embeddings in
+** SQLite and logs a line saying which.
+** Vectors: inner product on L2-normalized vectors (kb_vec normalizes on add
+** and on search), ids = chunk rowids. Index types that cannot remove in
+** place (HNSW) get tombstones filtered at search time; once tombstones pass
+** tombstone_ratio of the total the index is rebuilt from SQLite.
+** Ownership: kb_vec_open/kb_vec_close; the kb handle must outlive the kb_vec
+**            and is used only inside kb_vec_open/kb_vec_rebuild.
+** Threads:   searches may run concurrently; add/remove/save/rebuild take an
+**            internal write lock (pthread rwlock). */
+#ifndef KB_VEC_H
+#define KB_VEC_H
+
+#include "core/rag.h"
+#include "index/kb.h"
+
+typedef struct kb_vec kb_vec;
+
+typedef struct kb_vec_opts {
+  const char *factory;    /* index_factory string; "IDMap2,Flat" */
+  int hnsw_ef_search;     /* 128 */
+  int ivf_nprobe;         /* 16 */
+  double tombstone_ratio; /* 0.2 */
+} kb_vec_opts;
+
+kb_vec_opts kb_vec_opts_default(void);
+
+/* Opens the index of model (vectors of dim floats) for KB k, loading or
+** rebuilding as described above. A factory differing from the file's
+** forces a rebuild. */
+rag_status kb_vec_open(kb *k, const char *model, int dim,
+                       const kb_vec_opts *o, kb_vec **out, rag_err *err);
+void kb_vec_close(kb_vec *v); /* NULL is a no-op; does not save */
+
+/* Adds n vectors (n*dim floats) with ids. */
+rag_status kb_vec_add(kb_vec *v, const int64_t *ids, const float *vecs,
+                      size_t n, rag_err *err);
+/* Removes ids (unknown ids are ignored). */
+rag_status kb_vec_remove(kb_vec *v, const int64_t *ids, size_t n,
+                         rag_err *err);
+/* Top k for one query vector q (dim floats). Writes up to k results, best
+** first, to ids/scores (caller arrays of k); *n = number written. Scores are
+** inner products in [-1, 1]. */
+rag_status kb_vec_search(kb_vec *v, const float *q, size_t k, int64_t *ids,
+                         float *scores, size_t *n, rag_err *err);
+/* Writes the index atomically, recording generation gen. */
+rag_status kb_vec_save(kb_vec *v, int64_t gen, rag_err *err);
+/* Rebuilds from the embeddings stored in SQLite (uses k). */
+rag_status kb_vec_rebuild(kb_vec *v, kb *k, rag_err *err);
+
+int64_t kb_vec_count(kb_vec *v);      /* live vectors (minus tombstones) */
+int64_t kb_vec_ntotal(kb_vec *v);     /* FAISS ntotal (with tombstones) */
+int kb_vec_dim(const kb_vec *v);
+/* Path of the index file (owned by v). */
+const char *kb_vec_path(const kb_vec *v);
+/* 1 when the last open rebuilt the index (for logs and tests). */
+int kb_vec_was_rebuilt(const kb_vec *v);
+
+#endif
