@@ -64,7 +64,7 @@ static const opt opts[] = {
     O("ingest", "max_file_bytes", T_LLONG, ingest.max_file_bytes, 1, 1e15,
       NULL, 64.0 * 1024 * 1024),
     O("ingest", "pdftotext", T_STR, ingest.pdftotext, 0, 0, "pdftotext", 0),
-    O("ingest", "batch_docs", T_INT, ingest.batch_docs, 1, 1000000, NULL, 256),
+    O("ingest", "batch_docs", T_INT, ingest.batch_docs, 1, 1000000, NULL, 2048),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 

@@ -62,7 +62,7 @@ typedef struct rag_cfg {
   struct {
     long long max_file_bytes; /* files above this are skipped (64 MiB) */
     char *pdftotext;          /* "pdftotext" */
-    int batch_docs;           /* documents per embedding pass (256) */
+    int batch_docs;           /* documents per embedding pass (2048) */
   } ingest;
 } rag_cfg;
 

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ragd needs to build, test and run, only when
+# some are missing. Runs apt-get as root (or through sudo when available).
+# Usage: scripts/setup.sh [--browser]   (--browser adds Chromium for UI tests)
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config
+      libsqlite3-dev libfaiss-dev libopenblas-dev liblapack-dev
+      libcjson-dev libcurl4-openssl-dev libmicrohttpd-dev libpcre2-dev
+      poppler-utils python3)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+  else
+    echo "setup: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
