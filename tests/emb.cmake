@@ -1,0 +1,2 @@
+# Tokenizer + term statistics (core) and embedding providers.
+rag_add_test(NAME test_tok SOURCES test_tok.c LIBS rag_core)
