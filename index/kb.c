@@ -1,0 +1,835 @@
+/* index/kb.c -- Documents, chunks and embeddings in kb.sqlite: the write
+** path (kb_doc_put, kb_doc_delete), the read paths, derived blobs (meta)
+** and integrity checks. Opening and the schema live in kb_schema.c, full
+** text in kb_fts.c.
+**
+** Divisions:
+**   1. Small helpers (growing arrays, float byte order, row decoding)
+**   2. The write path: kb_doc_put, kb_doc_delete
+**   3. Reads: kb_doc_get, kb_doc_list, kb_doc_chunk_texts, kb_chunks_get,
+**      kb_chunk_texts_each, kb_embeddings_each
+**   4. Derived blobs: kb_meta_get, kb_meta_put
+**   5. Counts and kb_check
+**
+** Invariant kept by every write: chunks, chunks_fts, chunks_tri and (for
+** each model written) embeddings hold the same chunk ids, and the meta row
+** 'generation' grows by one per committed put or delete. Writes happen in
+** one BEGIN IMMEDIATE transaction each: IMMEDIATE takes the write lock up
+** front, so a busy database waits (busy_timeout) at BEGIN instead of
+** failing halfway with SQLITE_BUSY on the first INSERT. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/rag_hash.h"
+#include "index/kb_int.h"
+
+/* A dimension above this is certainly a caller bug, and the cap keeps
+** dim * sizeof(float) far from int overflow. */
+#define KB_MAX_DIM 65536
+
+/* ---- 1. Small helpers ---- */
+
+/* Makes room for need elements of size elem in a malloc'd array. */
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap)
+    return 0;
+  size_t c = *cap ? *cap * 2 : 16;
+  while (c < need)
+    c *= 2;
+  if (c > SIZE_MAX / elem)
+    return -1;
+  void *q = realloc(*p, c * elem);
+  if (!q)
+    return -1;
+  *p = q;
+  *cap = c;
+  return 0;
+}
+
+/* Vectors are stored as float32 little-endian whatever the host is, so a
+** KB directory can move between machines. */
+static int host_is_le(void) {
+  const uint16_t one = 1;
+  unsigned char b;
+  memcpy(&b, &one, 1);
+  return b == 1;
+}
+
+static void swap_floats(void *dst, const void *src, size_t n) {
+  const unsigned char *s = src;
+  unsigned char *d = dst;
+  for (size_t i = 0; i < n; i++, s += 4, d += 4) {
+    unsigned char t[4] = {s[3], s[2], s[1], s[0]};
+    memcpy(d, t, 4);
+  }
+}
+
+/* Fills d from columns 0..8 of KB_ST_DOC_GET / KB_ST_DOC_LIST. */
+static void doc_from_row(sqlite3_stmt *st, rag_arena *a, kb_doc *d, int *oom) {
+  d->id = sqlite3_column_int64(st, 0);
+  d->source = kb_col_str(st, 1, a, oom);
+  d->title = kb_col_str(st, 2, a, oom);
+  d->mime = kb_col_str(st, 3, a, oom);
+  d->sha256 = kb_col_str(st, 4, a, oom);
+  d->size = sqlite3_column_int64(st, 5);
+  d->mtime = sqlite3_column_int64(st, 6);
+  d->meta_json = kb_col_str(st, 7, a, oom);
+  d->nchunks = sqlite3_column_int64(st, 8);
+}
+
+/* Binds s or NULL; SQLITE_STATIC is safe because every statement is reset
+** before the caller's strings can change. */
+static int bind_text(sqlite3_stmt *st, int i, const char *s) {
+  return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC)
+           : sqlite3_bind_null(st, i);
+}
+
+/* ---- 2. The write path ---- */
+
+/* Collects the chunk ids of doc_id into a malloc'd array. */
+static rag_status chunk_ids_of(kb *k, int64_t doc_id, int64_t **ids, size_t *n,
+                               rag_err *err) {
+  sqlite3_stmt *st;
+  rag_status s = kb_stmt(k, KB_ST_DOC_CHUNK_IDS, &st, err);
+  if (s)
+    return s;
+  sqlite3_bind_int64(st, 1, doc_id);
+  size_t cap = 0;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (grow((void **)ids, &cap, *n + 1, sizeof(**ids))) {
+      s = rag_fail(err, RAG_NOMEM, "kb: out of memory listing chunk ids");
+      break;
+    }
+    (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+  }
+  if (!s && rc != SQLITE_DONE)
+    s = kb_dbfail(k, err, "list chunk ids");
+  sqlite3_reset(st);
+  return s;
+}
+
+/* Inside a write transaction: removes the document of source (cascading
+** to chunks, their FTS rows via triggers, and embeddings) and returns its
+** id (0 when absent), created_at and chunk ids. */
+static rag_status remove_doc(kb *k, const char *source, int64_t *old_doc,
+                             int64_t *created_at, int64_t **ids, size_t *n,
+                             rag_err *err) {
+  sqlite3_stmt *st;
+  rag_status s = kb_stmt(k, KB_ST_DOC_FIND, &st, err);
+  if (s)
+    return s;
+  bind_text(st, 1, source);
+  int rc = sqlite3_step(st);
+  *old_doc = 0;
+  if (rc == SQLITE_ROW) {
+    *old_doc = sqlite3_column_int64(st, 0);
+    *created_at = sqlite3_column_int64(st, 1);
+  } else if (rc != SQLITE_DONE) {
+    s = kb_dbfail(k, err, "find document");
+  }
+  sqlite3_reset(st);
+  if (s || !*old_doc)
+    return s;
+  s = chunk_ids_of(k, *old_doc, ids, n, err);
+  if (s)
+    return s;
+  s = kb_stmt(k, KB_ST_DOC_DELETE, &st, err);
+  if (s)
+    return s;
+  sqlite3_bind_int64(st, 1, *old_doc);
+  if (sqlite3_step(st) != SQLITE_DONE)
+    s = kb_dbfail(k, err, "delete document");
+  sqlite3_reset(st);
+  return s;
+}
+
+static rag_status bump_generation(kb *k, rag_err *err) {
+  sqlite3_stmt *st;
+  rag_status s = kb_stmt(k, KB_ST_GEN_BUMP, &st, err);
+  if (s)
+    return s;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE)
+    s = rag_fail(err, RAG_CORRUPT, "kb: %s: the generation row is missing",
+                 k->dir);
+  else if (rc != SQLITE_ROW)
+    s = kb_dbfail(k, err, "bump generation");
+  sqlite3_reset(st);
+  return s;
+}
+
+static rag_status insert_doc(kb *k, const kb_doc *doc, int64_t created_at,
+                             int64_t now, int64_t *id, rag_err *err) {
+  sqlite3_stmt *st;
+  rag_status s = kb_stmt(k, KB_ST_DOC_INSERT, &st, err);
+  if (s)
+    return s;
+  bind_text(st, 1, doc->source);
+  bind_text(st, 2, doc->title);
+  bind_text(st, 3, doc->mime);
+  bind_text(st, 4, doc->sha256);
+  sqlite3_bind_int64(st, 5, doc->size);
+  sqlite3_bind_int64(st, 6, doc->mtime);
+  bind_text(st, 7, doc->meta_json);
+  sqlite3_bind_int64(st, 8, created_at);
+  sqlite3_bind_int64(st, 9, now);
+  if (sqlite3_step(st) == SQLITE_DONE)
+    *id = sqlite3_last_insert_rowid(k->db);
+  else
+    s = kb_dbfail(k, err, "insert document");
+  sqlite3_reset(st);
+  return s;
+}
+
+/* Inserts chunk i (and its embedding when dim > 0); scratch holds dim
+** floats for byte swapping on big-endian hosts (NULL on little-endian). */
+static rag_status insert_chunk(kb *k, int64_t doc_id, size_t i,
+                               const kb_chunk *c, const char *model, int dim,
+                               const float *vec, float *scratch, int64_t *id,
+                               rag_err *err) {
+  char what[64];
+  snprintf(what, sizeof(what), "insert chunk %zu", i);
+  sqlite3_stmt *st;
+  rag_status s = kb_stmt(k, KB_ST_CHUNK_INSERT, &st, err);
+  if (s)
+    return s;
+  char hex[65];
+  sqlite3_bind_int64(st, 1, doc_id);
+  sqlite3_bind_int64(st, 2, (int64_t)i);
+  /* A NULL text is left to the NOT NULL constraint, which fails the whole
+  ** transaction like any other mid-write error. */
+  bind_text(st, 3, c->text);
+  sqlite3_bind_int(st, 4, c->ntokens);
+  sqlite3_bind_int64(st, 5, c->start);
+  sqlite3_bind_int64(st, 6, c->end);
+  bind_text(st, 7, c->heading);
+  if (c->text) {
+    rag_sha256_hex(c->text, strlen(c->text), hex);
+    sqlite3_bind_text(st, 8, hex, 64, SQLITE_STATIC);
+  }
+  if (sqlite3_step(st) == SQLITE_DONE)
+    *id = sqlite3_last_insert_rowid(k->db);
+  else
+    s = kb_dbfail(k, err, what);
+  sqlite3_reset(st);
+  if (s || dim <= 0)
+    return s;
+
+  snprintf(what, sizeof(what), "insert embedding of chunk %zu", i);
+  s = kb_stmt(k, KB_ST_EMB_INSERT, &st, err);
+  if (s)
+    return s;
+  if (scratch) {
+    swap_floats(scratch, vec, (size_t)dim);
+    vec = scratch;
+  }
+  sqlite3_bind_int64(st, 1, *id);
+  sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 3, dim);
+  sqlite3_bind_blob(st, 4, vec, dim * (int)sizeof(float), SQLITE_STATIC);
+  if (sqlite3_step(st) != SQLITE_DONE)
+    s = kb_dbfail(k, err, what);
+  sqlite3_reset(st);
+  return s;
+}
+
+rag_status kb_doc_put(kb *k, const kb_doc *doc, const kb_chunk *chunks,
+                      size_t n, const char *model, int dim, const float *vecs,
+                      int64_t *doc_id, int64_t *chunk_ids, int64_t **old_ids,
+                      size_t *nold, rag_err *err) {
+  if (doc_id)
+    *doc_id = 0;
+  if (old_ids)
+    *old_ids = NULL;
+  if (nold)
+    *nold = 0;
+  /* Every argument check happens before BEGIN, so a bad call writes
+  ** nothing and takes no lock. */
+  if (!k || !doc || !doc->source || !*doc->source)
+    return rag_fail(err, RAG_BADARG, "kb: put: document without a source");
+  if (n > 0 && !chunks)
+    return rag_fail(err, RAG_BADARG, "kb: put %s: %zu chunks but no array",
+                    doc->source, n);
+  if (dim < 0 || dim > KB_MAX_DIM)
+    return rag_fail(err, RAG_BADARG, "kb: put %s: bad dimension %d",
+                    doc->source, dim);
+  if (dim > 0 && n > 0 && (!vecs || !model || !*model))
+    return rag_fail(err, RAG_BADARG,
+                    "kb: put %s: dim %d needs vectors and a model name",
+                    doc->source, dim);
+  if (k->readonly)
+    return rag_fail(err, RAG_UNSUPPORTED, "kb: put %s: %s is read-only",
+                    doc->source, k->dir);
+
+  float *scratch = NULL;
+  if (dim > 0 && !host_is_le()) {
+    scratch = malloc((size_t)dim * sizeof(float));
+    if (!scratch)
+      return rag_fail(err, RAG_NOMEM, "kb: put %s: out of memory", doc->source);
+  }
+  int64_t *old = NULL;
+  size_t nold_ = 0;
+  int64_t old_doc = 0, id = 0, now = (int64_t)time(NULL), created = now;
+
+  rag_status s = kb_exec_st(k, KB_ST_BEGIN_IMMEDIATE, err, "begin put");
+  if (s)
+    goto done;
+  s = remove_doc(k, doc->source, &old_doc, &created, &old, &nold_, err);
+  if (!s)
+    s = insert_doc(k, doc, created, now, &id, err);
+  for (size_t i = 0; !s && i < n; i++) {
+    int64_t cid = 0;
+    s = insert_chunk(k, id, i, &chunks[i], model, dim,
+                     dim > 0 ? vecs + i * (size_t)dim : NULL, scratch, &cid,
+                     err);
+    if (!s && chunk_ids)
+      chunk_ids[i] = cid;
+  }
+  if (!s)
+    s = bump_generation(k, err);
+  if (!s)
+    s = kb_exec_st(k, KB_ST_COMMIT, err, "commit put");
+  if (s) {
+    kb_rollback(k);
+    goto done;
+  }
+  if (doc_id)
+    *doc_id = id;
+  if (old_ids && nold_ > 0) {
+    *old_ids = old;
+    old = NULL;
+  }
+  if (nold)
+    *nold = nold_;
+done:
+  free(old);
+  free(scratch);
+  return s;
+}
+
+rag_status kb_doc_delete(kb *k, const char *source, int *found,
+                         int64_t **old_ids, size_t *nold, rag_err *err) {
+  if (found)
+    *found = 0;
+  if (old_ids)
+    *old_ids = NULL;
+  if (nold)
+    *nold = 0;
+  if (!k || !source)
+    return rag_fail(err, RAG_BADARG, "kb: delete: NULL argument");
+  if (k->readonly)
+    return rag_fail(err, RAG_UNSUPPORTED, "kb: delete %s: %s is read-only",
+                    source, k->dir);
+  int64_t *old = NULL, old_doc = 0, created = 0;
+  size_t nold_ = 0;
+  rag_status s = kb_exec_st(k, KB_ST_BEGIN_IMMEDIATE, err, "begin delete");
+  if (s)
+    return s;
+  s = remove_doc(k, source, &old_doc, &created, &old, &nold_, err);
+  /* Deleting nothing changes nothing, so it must not bump the generation
+  ** (that would make every derived file look stale). */
+  if (!s && old_doc)
+    s = bump_generation(k, err);
+  if (!s)
+    s = kb_exec_st(k, KB_ST_COMMIT, err, "commit delete");
+  if (s) {
+    kb_rollback(k);
+    free(old);
+    return s;
+  }
+  if (found)
+    *found = old_doc != 0;
+  if (nold)
+    *nold = nold_;
+  if (old_ids && nold_ > 0)
+    *old_ids = old;
+  else
+    free(old);
+  return RAG_OK;
+}
+
+/* ---- 3. Reads ---- */
+
+rag_status kb_doc_get(kb *k, const char *source, rag_arena *a, kb_doc *out,
+                      int *found, rag_err *err) {
+  if (found)
+    *found = 0;
+  if (!k || !source || !a || !out || !found)
+    return rag_fail(err, RAG_BADARG, "kb: get: NULL argument");
+  memset(out, 0, sizeof(*out));
+  sqlite3_stmt *st;
+  rag_status s = kb_stmt(k, KB_ST_DOC_GET, &st, err);
+  if (s)
+    return s;
+  bind_text(st, 1, source);
+  int rc = sqlite3_step(st), oom = 0;
+  if (rc == SQLITE_ROW) {
+    doc_from_row(st, a, out, &oom);
+    *found = 1;
+  } else if (rc != SQLITE_DONE) {
+    s = kb_dbfail(k, err, "get document");
+  }
+  sqlite3_reset(st);
+  if (!s && oom) {
+    *found = 0;
+    s = rag_fail(err, RAG_NOMEM, "kb: get %s: arena full", source);
+  }
+  return s;
+}
+
+rag_status kb_doc_list(kb *k, rag_arena *a, kb_doc **docs, size_t *n,
+                       rag_err *err) {
+  if (docs)
+    *docs = NULL;
+  if (n)
+    *n = 0;
+  if (!k || !a || !docs || !n)
+    return rag_fail(err, RAG_BADARG, "kb: list: NULL argument");
+  sqlite3_stmt *st;
+  rag_status s = kb_stmt(k, KB_ST_DOC_LIST, &st, err);
+  if (s)
+    return s;
+  kb_doc *tmp = NULL;
+  size_t cap = 0, cnt = 0;
+  int rc, oom = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW && !oom) {
+    if (grow((void **)&tmp, &cap, cnt + 1, sizeof(*tmp))) {
+      oom = 1;
+      break;
+    }
+    doc_from_row(st, a, &tmp[cnt++], &oom);
+  }
+  if (!oom && rc != SQLITE_DONE)
+    s = kb_dbfail(k, err, "list documents");
+  sqlite3_reset(st);
+  kb_doc *res = NULL;
+  if (!s && !oom && cnt > 0) {
+    res = rag_arena_calloc(a, cnt, sizeof(*res));
+    if (res)
+      memcpy(res, tmp, cnt * sizeof(*res));
+    else
+      oom = 1;
+  }
+  free(tmp);
+  if (!s && oom)
+    s = rag_fail(err, RAG_NOMEM, "kb: list documents: out of memory");
+  if (!s) {
+    *docs = res;
+    *n = cnt;
+  }
+  return s;
+}
+
+rag_status kb_doc_chunk_texts(kb *k, int64_t doc_id, rag_arena *a,
+                              const char ***texts, size_t *n, rag_err *err) {
+  if (texts)
+    *texts = NULL;
+  if (n)
+    *n = 0;
+  if (!k || !a || !texts || !n)
+    return rag_fail(err, RAG_BADARG, "kb: chunk texts: NULL argument");
+  sqlite3_stmt *st;
+  rag_status s = kb_stmt(k, KB_ST_DOC_TEXTS, &st, err);
+  if (s)
+    return s;
+  sqlite3_bind_int64(st, 1, doc_id);
+  const char **tmp = NULL;
+  size_t cap = 0, cnt = 0;
+  int rc, oom = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (grow((void **)&tmp, &cap, cnt + 1, sizeof(*tmp))) {
+      oom = 1;
+      break;
+    }
+    tmp[cnt++] = kb_col_str(st, 0, a, &oom);
+    if (oom)
+      break;
+  }
+  if (!oom && rc != SQLITE_DONE)
+    s = kb_dbfail(k, err, "chunk texts");
+  sqlite3_reset(st);
+  const char **res = NULL;
+  if (!s && !oom && cnt > 0) {
+    res = rag_arena_calloc(a, cnt, sizeof(*res));
+    if (res)
+      memcpy(res, tmp, cnt * sizeof(*res));
+    else
+      oom = 1;
+  }
+  free(tmp);
+  if (!s && oom)
+    s = rag_fail(err, RAG_NOMEM, "kb: chunk texts of %lld: out of memory",
+                 (long long)doc_id);
+  if (!s) {
+    *texts = res;
+    *n = cnt;
+  }
+  return s;
+}
+
+rag_status kb_chunks_get(kb *k, const int64_t *ids, size_t n, rag_arena *a,
+                         kb_chunk_row *rows, int *found, rag_err *err) {
+  if (!k || (n > 0 && (!ids || !a || !rows)))
+    return rag_fail(err, RAG_BADARG, "kb: chunks get: NULL argument");
+  if (n == 0)
+    return RAG_OK;
+  memset(rows, 0, n * sizeof(*rows));
+  if (found)
+    memset(found, 0, n * sizeof(*found));
+  /* One read transaction: all rows come from the same snapshot even while
+  ** another connection replaces documents. */
+  rag_status s = kb_exec_st(k, KB_ST_BEGIN, err, "begin read");
+  if (s)
+    return s;
+  sqlite3_stmt *st = NULL;
+  s = kb_stmt(k, KB_ST_CHUNK_GET, &st, err);
+  int oom = 0;
+  for (size_t i = 0; !s && !oom && i < n; i++) {
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, ids[i]);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+      continue;
+    if (rc != SQLITE_ROW) {
+      s = kb_dbfail(k, err, "get chunk");
+      break;
+    }
+    kb_chunk_row *r = &rows[i];
+    r->id = sqlite3_column_int64(st, 0);
+    r->doc_id = sqlite3_column_int64(st, 1);
+    r->ord = sqlite3_column_int(st, 2);
+    r->ntokens = sqlite3_column_int(st, 3);
+    r->start = sqlite3_column_int64(st, 4);
+    r->end = sqlite3_column_int64(st, 5);
+    r->text = kb_col_str(st, 6, a, &oom);
+    r->heading = kb_col_str(st, 7, a, &oom);
+    r->title = kb_col_str(st, 8, a, &oom);
+    r->source = kb_col_str(st, 9, a, &oom);
+    r->meta_json = kb_col_str(st, 10, a, &oom);
+    if (found)
+      found[i] = 1;
+  }
+  if (st)
+    sqlite3_reset(st);
+  if (!s && oom)
+    s = rag_fail(err, RAG_NOMEM, "kb: chunks get: arena full");
+  if (!s)
+    s = kb_exec_st(k, KB_ST_COMMIT, err, "end read");
+  if (s)
+    kb_rollback(k);
+  return s;
+}
+
+/* The iterators prepare their own statement instead of using the cache, so
+** a callback may call other kb functions on the same handle. */
+static rag_status prepare_once(kb *k, const char *sql, sqlite3_stmt **st,
+                               rag_err *err, const char *what) {
+  if (sqlite3_prepare_v2(k->db, sql, -1, st, NULL) != SQLITE_OK)
+    return kb_dbfail(k, err, what);
+  return RAG_OK;
+}
+
+rag_status kb_chunk_texts_each(kb *k, kb_text_cb cb, void *ctx, rag_err *err) {
+  if (!k || !cb)
+    return rag_fail(err, RAG_BADARG, "kb: chunk texts each: NULL argument");
+  sqlite3_stmt *st;
+  rag_status s = prepare_once(k, "SELECT id, text FROM chunks ORDER BY id", &st,
+                              err, "chunk texts");
+  if (s)
+    return s;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *t = (const char *)sqlite3_column_text(st, 1);
+    size_t len = (size_t)sqlite3_column_bytes(st, 1);
+    if (cb(ctx, sqlite3_column_int64(st, 0), t ? t : "", len)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  if (rc != SQLITE_DONE)
+    s = kb_dbfail(k, err, "chunk texts");
+  sqlite3_finalize(st);
+  return s;
+}
+
+rag_status kb_embeddings_each(kb *k, const char *model, kb_vec_cb cb, void *ctx,
+                              rag_err *err) {
+  if (!k || !model || !cb)
+    return rag_fail(err, RAG_BADARG, "kb: embeddings each: NULL argument");
+  sqlite3_stmt *st;
+  rag_status s = prepare_once(k,
+                              "SELECT chunk_id, dim, vec FROM embeddings"
+                              " WHERE model = ?1 ORDER BY chunk_id",
+                              &st, err, "embeddings");
+  if (s)
+    return s;
+  sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+  float *buf = NULL; /* aligned copy: blob pointers need not be 4-aligned */
+  size_t cap = 0;
+  int rc, le = host_is_le();
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(st, 0);
+    int dim = sqlite3_column_int(st, 1);
+    const void *blob = sqlite3_column_blob(st, 2);
+    int bytes = sqlite3_column_bytes(st, 2);
+    if (dim <= 0 || dim > KB_MAX_DIM || !blob ||
+        (int64_t)bytes != (int64_t)dim * 4) {
+      s = rag_fail(err, RAG_CORRUPT,
+                   "kb: embedding of chunk %lld (model %s) is %d bytes for "
+                   "dim %d, expected %lld",
+                   (long long)id, model, bytes, dim, (long long)dim * 4);
+      break;
+    }
+    if (grow((void **)&buf, &cap, (size_t)dim, sizeof(float))) {
+      s = rag_fail(err, RAG_NOMEM, "kb: embeddings: out of memory");
+      break;
+    }
+    if (le)
+      memcpy(buf, blob, (size_t)bytes);
+    else
+      swap_floats(buf, blob, (size_t)dim);
+    if (cb(ctx, id, buf, dim)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  if (!s && rc != SQLITE_DONE)
+    s = kb_dbfail(k, err, "embeddings");
+  sqlite3_finalize(st);
+  free(buf);
+  return s;
+}
+
+/* ---- 4. Derived blobs ---- */
+
+rag_status kb_meta_get(kb *k, const char *key, rag_arena *a, void **blob,
+                       size_t *len, int64_t *gen, int *found, rag_err *err) {
+  if (blob)
+    *blob = NULL;
+  if (len)
+    *len = 0;
+  if (gen)
+    *gen = 0;
+  if (found)
+    *found = 0;
+  if (!k || !key || !a || !blob || !len || !found)
+    return rag_fail(err, RAG_BADARG, "kb: meta get: NULL argument");
+  sqlite3_stmt *st;
+  rag_status s = kb_stmt(k, KB_ST_META_GET, &st, err);
+  if (s)
+    return s;
+  bind_text(st, 1, key);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    const void *b = sqlite3_column_blob(st, 0);
+    size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    /* Always a valid pointer (even for 0 bytes), aligned for any type. */
+    void *copy = rag_arena_alloc(a, n ? n : 1);
+    if (!copy) {
+      s = rag_fail(err, RAG_NOMEM, "kb: meta %s: arena full", key);
+    } else {
+      if (n)
+        memcpy(copy, b, n);
+      *blob = copy;
+      *len = n;
+      if (gen)
+        *gen = sqlite3_column_int64(st, 1);
+      *found = 1;
+    }
+  } else if (rc != SQLITE_DONE) {
+    s = kb_dbfail(k, err, "meta get");
+  }
+  sqlite3_reset(st);
+  return s;
+}
+
+rag_status kb_meta_put(kb *k, const char *key, const void *blob, size_t len,
+                       int64_t gen, rag_err *err) {
+  if (!k || !key || !*key || (len > 0 && !blob))
+    return rag_fail(err, RAG_BADARG, "kb: meta put: bad argument");
+  /* The generation counter is written only by puts and deletes, so derived
+  ** data can trust it. */
+  if (strcmp(key, "generation") == 0)
+    return rag_fail(err, RAG_BADARG, "kb: meta put: 'generation' is reserved");
+  if (k->readonly)
+    return rag_fail(err, RAG_UNSUPPORTED, "kb: meta put %s: %s is read-only",
+                    key, k->dir);
+  sqlite3_stmt *st;
+  rag_status s = kb_stmt(k, KB_ST_META_PUT, &st, err);
+  if (s)
+    return s;
+  bind_text(st, 1, key);
+  /* A non-NULL pointer keeps an empty blob a blob (not SQL NULL). */
+  sqlite3_bind_blob64(st, 2, len ? blob : (const void *)"", len, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, gen);
+  if (sqlite3_step(st) != SQLITE_DONE)
+    s = kb_dbfail(k, err, "meta put");
+  sqlite3_reset(st);
+  return s;
+}
+
+/* ---- 5. Counts and kb_check ---- */
+
+/* Runs a query returning one integer row; *has = 0 when it returns none. */
+static rag_status query_i64(kb *k, const char *sql, const char *arg, int64_t *v,
+                            int *has, rag_err *err) {
+  sqlite3_stmt *st;
+  rag_status s = prepare_once(k, sql, &st, err, "query");
+  if (s)
+    return s;
+  if (arg)
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  *v = 0;
+  if (has)
+    *has = rc == SQLITE_ROW;
+  if (rc == SQLITE_ROW)
+    *v = sqlite3_column_int64(st, 0);
+  else if (rc != SQLITE_DONE)
+    s = kb_dbfail(k, err, "query");
+  sqlite3_finalize(st);
+  return s;
+}
+
+rag_status kb_count(kb *k, const char *model, kb_counts *out, rag_err *err) {
+  if (!k || !out)
+    return rag_fail(err, RAG_BADARG, "kb: count: NULL argument");
+  memset(out, 0, sizeof(*out));
+  /* The FTS tables are external-content: count(*) on them would count
+  ** chunks. Their _docsize shadow tables hold one row per indexed chunk. */
+  rag_status s = kb_exec_st(k, KB_ST_BEGIN, err, "begin read");
+  if (s)
+    return s;
+  s = query_i64(k, "SELECT count(*) FROM documents", NULL, &out->docs, NULL,
+                err);
+  if (!s)
+    s = query_i64(k, "SELECT count(*) FROM chunks", NULL, &out->chunks, NULL,
+                  err);
+  if (!s)
+    s = query_i64(k, "SELECT count(*) FROM chunks_fts_docsize", NULL,
+                  &out->fts_rows, NULL, err);
+  if (!s)
+    s = query_i64(k, "SELECT count(*) FROM chunks_tri_docsize", NULL,
+                  &out->trigram_rows, NULL, err);
+  if (!s)
+    s = query_i64(k,
+                  model ? "SELECT count(*) FROM embeddings WHERE model = ?1"
+                        : "SELECT count(*) FROM embeddings",
+                  model, &out->embeddings, NULL, err);
+  if (!s)
+    s = kb_exec_st(k, KB_ST_COMMIT, err, "end read");
+  if (s)
+    kb_rollback(k);
+  return s;
+}
+
+/* PRAGMA integrity_check and FTS5's own check of each table's index. */
+static rag_status check_storage(kb *k, rag_err *err) {
+  sqlite3_stmt *st;
+  rag_status s =
+      prepare_once(k, "PRAGMA integrity_check", &st, err, "integrity_check");
+  if (s)
+    return s;
+  if (sqlite3_step(st) != SQLITE_ROW)
+    s = kb_dbfail(k, err, "integrity_check");
+  else if (strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0)
+    s = rag_fail(err, RAG_CORRUPT, "kb: %s: integrity_check: %s", k->dir,
+                 (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  static const char *const fts_checks[] = {
+      "INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')",
+      "INSERT INTO chunks_tri(chunks_tri) VALUES ('integrity-check')",
+  };
+  /* The FTS check is an INSERT and so needs a writable connection. */
+  for (size_t i = 0; !s && !k->readonly && i < 2; i++) {
+    if (sqlite3_exec(k->db, fts_checks[i], NULL, NULL, NULL) == SQLITE_OK)
+      continue;
+    s = rag_fail(err, RAG_CORRUPT, "kb: %s: %s integrity-check: %s", k->dir,
+                 i == 0 ? "chunks_fts" : "chunks_tri", sqlite3_errmsg(k->db));
+  }
+  return s;
+}
+
+/* The cross-table invariants, inside one read snapshot. */
+static rag_status check_rows(kb *k, const char *model, rag_err *err) {
+  kb_counts c;
+  rag_status s = kb_count(k, model, &c, err);
+  if (s)
+    return s;
+  if (c.fts_rows != c.chunks)
+    return rag_fail(err, RAG_CORRUPT,
+                    "kb: %s: %lld chunks but %lld chunks_fts rows", k->dir,
+                    (long long)c.chunks, (long long)c.fts_rows);
+  if (c.trigram_rows != c.chunks)
+    return rag_fail(err, RAG_CORRUPT,
+                    "kb: %s: %lld chunks but %lld chunks_tri rows", k->dir,
+                    (long long)c.chunks, (long long)c.trigram_rows);
+  if (model && c.embeddings != c.chunks)
+    return rag_fail(err, RAG_CORRUPT,
+                    "kb: %s: %lld chunks but %lld embeddings of %s", k->dir,
+                    (long long)c.chunks, (long long)c.embeddings, model);
+  int64_t v;
+  int has = 0;
+  s = query_i64(k,
+                "SELECT rowid FROM chunks WHERE doc_id NOT IN"
+                " (SELECT id FROM documents) LIMIT 1",
+                NULL, &v, &has, err);
+  if (!s && has)
+    return rag_fail(err, RAG_CORRUPT, "kb: %s: chunk %lld has no document",
+                    k->dir, (long long)v);
+  /* A document's chunks are numbered 0..n-1: a gap or a duplicate means
+  ** rows were lost or written twice. */
+  if (!s)
+    s = query_i64(k,
+                  "SELECT doc_id FROM chunks GROUP BY doc_id"
+                  " HAVING min(ord) != 0 OR max(ord) != count(*) - 1"
+                  " OR count(DISTINCT ord) != count(*) LIMIT 1",
+                  NULL, &v, &has, err);
+  if (!s && has)
+    return rag_fail(err, RAG_CORRUPT,
+                    "kb: %s: document %lld: chunk count does not match its "
+                    "chunk numbers",
+                    k->dir, (long long)v);
+  if (!s)
+    s = query_i64(k,
+                  "SELECT chunk_id FROM embeddings"
+                  " WHERE length(vec) != dim * 4 LIMIT 1",
+                  NULL, &v, &has, err);
+  if (!s && has)
+    return rag_fail(err, RAG_CORRUPT,
+                    "kb: %s: embedding of chunk %lld has a bad length", k->dir,
+                    (long long)v);
+  if (!s && model)
+    s = query_i64(k,
+                  "SELECT c.id FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM"
+                  " embeddings e WHERE e.chunk_id = c.id AND e.model = ?1)"
+                  " LIMIT 1",
+                  model, &v, &has, err);
+  if (!s && model && has)
+    return rag_fail(err, RAG_CORRUPT,
+                    "kb: %s: chunk %lld has no embedding of %s", k->dir,
+                    (long long)v, model);
+  if (!s && model)
+    s = query_i64(k,
+                  "SELECT count(DISTINCT dim) FROM embeddings"
+                  " WHERE model = ?1",
+                  model, &v, &has, err);
+  if (!s && model && v > 1)
+    return rag_fail(err, RAG_CORRUPT,
+                    "kb: %s: embeddings of %s have %lld different dimensions",
+                    k->dir, model, (long long)v);
+  return s;
+}
+
+rag_status kb_check(kb *k, const char *model, rag_err *err) {
+  if (!k)
+    return rag_fail(err, RAG_BADARG, "kb: check: NULL argument");
+  rag_status s = check_storage(k, err);
+  if (!s)
+    s = check_rows(k, model, err);
+  return s;
+}

@@ -1,0 +1,440 @@
+/* index/kb_fts.c -- Full-text search over chunks: turning user text into a
+** safe FTS5 query, BM25 search on chunks_fts, and the CJK path over
+** chunks_tri.
+**
+** Divisions:
+**   1. Characters: UTF-8 decoding, separators, CJK ranges
+**   2. kb_fts_query: user text -> quoted OR query
+**   3. The CJK path: trigram MATCH for runs of 3+ characters, a scored
+**      substring scan for runs of 1-2 characters
+**   4. kb_fts_search: run both, merge by chunk id, best first
+**
+** Why the scan: the trigram tokenizer indexes 3-character windows, so a
+** 1-2 character pattern (常见 in Chinese, where most words are two
+** characters) cannot use the index; FTS5 itself would answer LIKE '%xy%'
+** with a full scan of the content. We do that scan once for all short runs
+** and score each hit with BM25 over substring counts, so the hits rank
+** sensibly instead of arriving in rowid order. It costs one pass over the
+** chunk texts (about 0.1 s per 100 MB), paid only by queries that have a
+** short CJK run. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rag_buf.h"
+#include "index/kb_int.h"
+
+/* More terms than this add nothing to ranking and make the MATCH slow; a
+** pasted document as a query is cut here. */
+#define KB_FTS_MAX_TERMS 512
+/* Short CJK runs scored by the substring scan; later ones are ignored. */
+#define KB_MAX_SHORT_RUNS 16
+#define KB_MAX_LONG_RUNS 64
+
+/* ---- 1. Characters ---- */
+
+/* Decodes one code point at s (n > 0 bytes). Returns its length, or 0 for
+** an invalid, overlong, surrogate or truncated sequence. */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
+  unsigned c = s[0];
+  size_t len;
+  uint32_t v, min;
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  } else if (c >= 0xC2 && c <= 0xDF) {
+    len = 2, v = c & 0x1F, min = 0x80;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3, v = c & 0x0F, min = 0x800;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4, v = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (n < len)
+    return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+    v = (v << 6) | (s[i] & 0x3F);
+  }
+  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+    return 0;
+  *cp = v;
+  return len;
+}
+
+/* Non-ASCII code points that separate words: Latin-1 punctuation, general
+** punctuation, arrows and symbols, CJK and fullwidth punctuation. Every
+** other non-ASCII code point counts as a letter (as unicode61 treats most
+** of them), which keeps accented words and CJK runs whole. */
+static int is_separator_cp(uint32_t c) {
+  if (c >= 0xA0 && c <= 0xBF)
+    return !(c == 0xAA || c == 0xB2 || c == 0xB3 || c == 0xB5 || c == 0xB9 ||
+             c == 0xBA || (c >= 0xBC && c <= 0xBE));
+  return c == 0xD7 || c == 0xF7 || (c >= 0x2000 && c <= 0x206F) ||
+         (c >= 0x2190 && c <= 0x2BFF) || (c >= 0x3000 && c <= 0x3003) ||
+         (c >= 0x3008 && c <= 0x3020) || c == 0x30FB ||
+         (c >= 0xFE30 && c <= 0xFE4F) || (c >= 0xFF01 && c <= 0xFF0F) ||
+         (c >= 0xFF1A && c <= 0xFF20) || (c >= 0xFF3B && c <= 0xFF40) ||
+         (c >= 0xFF5B && c <= 0xFF65) || c == 0xFEFF;
+}
+
+/* Han, Hiragana, Katakana (with halfwidth forms) and Hangul. */
+static int is_cjk_cp(uint32_t c) {
+  return (c >= 0x1100 && c <= 0x11FF) || (c >= 0x3040 && c <= 0x30FF) ||
+         (c >= 0x3130 && c <= 0x318F) || (c >= 0x31F0 && c <= 0x31FF) ||
+         (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
+         (c >= 0xAC00 && c <= 0xD7AF) || (c >= 0xF900 && c <= 0xFAFF) ||
+         (c >= 0xFF66 && c <= 0xFF9F) || (c >= 0x20000 && c <= 0x2FFFF);
+}
+
+/* Classifies the character at s[i]: returns its byte length (>= 1) and
+** sets *word (letter or digit) and *cjk. Invalid UTF-8 bytes are one-byte
+** separators. */
+static size_t char_at(const unsigned char *s, size_t n, size_t i, int *word,
+                      int *cjk) {
+  uint32_t cp;
+  size_t len = utf8_decode(s + i, n - i, &cp);
+  *cjk = 0;
+  if (len == 0) {
+    *word = 0;
+    return 1;
+  }
+  if (cp < 0x80) {
+    *word = (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') ||
+            (cp >= 'A' && cp <= 'Z');
+    return 1;
+  }
+  *word = !is_separator_cp(cp);
+  *cjk = *word && is_cjk_cp(cp);
+  return len;
+}
+
+/* ---- 2. kb_fts_query ---- */
+
+char *kb_fts_query(const char *user_text, rag_arena *a) {
+  if (!user_text || !a)
+    return NULL;
+  const unsigned char *s = (const unsigned char *)user_text;
+  size_t n = strlen(user_text), i = 0;
+  int nterms = 0, word, cjk, bad = 0;
+  rag_buf b;
+  rag_buf_init(&b, 0);
+  while (i < n && nterms < KB_FTS_MAX_TERMS && !bad) {
+    size_t len = char_at(s, n, i, &word, &cjk);
+    if (!word) {
+      i += len;
+      continue;
+    }
+    size_t start = i;
+    while (i < n) {
+      len = char_at(s, n, i, &word, &cjk);
+      if (!word)
+        break;
+      i += len;
+    }
+    /* Inside "...", FTS5 treats everything as a string to tokenize, so no
+    ** operator survives; a quote would end the string, so it is doubled
+    ** (our terms never hold one, but the rule costs nothing). */
+    bad |= rag_buf_puts(&b, nterms ? " OR \"" : "\"") != RAG_OK;
+    for (size_t j = start; j < i && !bad; j++)
+      bad |= rag_buf_append(&b, s[j] == '"' ? "\"\"" : (const char *)&s[j],
+                            s[j] == '"' ? 2 : 1) != RAG_OK;
+    bad |= rag_buf_putc(&b, '"') != RAG_OK;
+    nterms++;
+  }
+  char *q = NULL;
+  if (!bad && nterms > 0)
+    q = rag_arena_strndup(a, b.data, b.len);
+  rag_buf_free(&b);
+  return q;
+}
+
+/* ---- 3. The CJK path ---- */
+
+typedef struct run {
+  size_t off, len; /* bytes in the user text */
+  int nchars;
+} run;
+
+/* Finds the maximal runs of CJK characters in s. */
+static void cjk_runs(const char *text, run *longr, int *nlong, run *shortr,
+                     int *nshort) {
+  const unsigned char *s = (const unsigned char *)text;
+  size_t n = strlen(text), i = 0;
+  int word, cjk;
+  *nlong = *nshort = 0;
+  while (i < n) {
+    size_t len = char_at(s, n, i, &word, &cjk);
+    if (!cjk) {
+      i += len;
+      continue;
+    }
+    run r = {i, 0, 0};
+    while (i < n) {
+      len = char_at(s, n, i, &word, &cjk);
+      if (!cjk)
+        break;
+      i += len;
+      r.nchars++;
+    }
+    r.len = i - r.off;
+    if (r.nchars >= 3 && *nlong < KB_MAX_LONG_RUNS)
+      longr[(*nlong)++] = r;
+    else if (r.nchars < 3 && *nshort < KB_MAX_SHORT_RUNS)
+      shortr[(*nshort)++] = r;
+  }
+}
+
+typedef struct hitlist {
+  kb_fts_hit *v; /* malloc'd */
+  size_t n, cap;
+} hitlist;
+
+static int hit_push(hitlist *h, int64_t id, double score) {
+  if (h->n == h->cap) {
+    size_t c = h->cap ? h->cap * 2 : 64;
+    kb_fts_hit *p = realloc(h->v, c * sizeof(*p));
+    if (!p)
+      return -1;
+    h->v = p;
+    h->cap = c;
+  }
+  h->v[h->n].chunk_id = id;
+  h->v[h->n].score = score;
+  h->n++;
+  return 0;
+}
+
+/* Runs a cached MATCH statement (query q, limit k) and appends its hits. */
+static rag_status run_match(kb *k, kb_st id, const char *q, size_t k_max,
+                            hitlist *h, rag_err *err) {
+  sqlite3_stmt *st;
+  rag_status s = kb_stmt(k, id, &st, err);
+  if (s)
+    return s;
+  sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, k_max > INT64_MAX ? INT64_MAX : (int64_t)k_max);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (hit_push(h, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1)))
+      break;
+  }
+  if (rc == SQLITE_ROW)
+    s = rag_fail(err, RAG_NOMEM, "kb: search: out of memory");
+  else if (rc != SQLITE_DONE)
+    s = kb_dbfail(
+        k, err, id == KB_ST_FTS_SEARCH ? "full-text search" : "trigram search");
+  sqlite3_reset(st);
+  return s;
+}
+
+/* One chunk matched by the substring scan: its length and the count of
+** each short run in it. */
+typedef struct scan_hit {
+  int64_t id;
+  double len;
+  int tf[KB_MAX_SHORT_RUNS];
+} scan_hit;
+
+static int count_occurrences(const char *hay, size_t n, const char *needle,
+                             size_t m) {
+  int c = 0;
+  const char *p = hay, *end = hay + n;
+  while ((size_t)(end - p) >= m) {
+    const char *q = memmem(p, (size_t)(end - p), needle, m);
+    if (!q)
+      break;
+    c++;
+    p = q + m;
+  }
+  return c;
+}
+
+static int by_score_desc(const void *x, const void *y) {
+  const kb_fts_hit *a = x, *b = y;
+  if (a->score != b->score)
+    return a->score > b->score ? -1 : 1;
+  return (a->chunk_id > b->chunk_id) - (a->chunk_id < b->chunk_id);
+}
+
+/* Scans every chunk text once, counting each short run, then scores with
+** BM25 (k1 1.2, b 0.75; lengths in bytes, which only enter as a ratio)
+** summed over runs, and appends the best k_max hits. */
+static rag_status scan_short_runs(kb *k, const char *text, const run *runs,
+                                  int nruns, size_t k_max, hitlist *out,
+                                  rag_err *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(k->db, "SELECT id, text FROM chunks", -1, &st, NULL) !=
+      SQLITE_OK)
+    return kb_dbfail(k, err, "substring search");
+  scan_hit *hits = NULL;
+  size_t nh = 0, cap = 0;
+  double total = 0, nrows = 0;
+  int rc, oom = 0;
+  while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *t = (const char *)sqlite3_column_text(st, 1);
+    size_t len = (size_t)sqlite3_column_bytes(st, 1);
+    scan_hit h = {sqlite3_column_int64(st, 0), (double)len, {0}};
+    int any = 0;
+    total += (double)len;
+    nrows++;
+    for (int r = 0; t && r < nruns; r++) {
+      h.tf[r] = count_occurrences(t, len, text + runs[r].off, runs[r].len);
+      any |= h.tf[r] > 0;
+    }
+    if (!any)
+      continue;
+    if (nh == cap) {
+      size_t c = cap ? cap * 2 : 64;
+      scan_hit *p = realloc(hits, c * sizeof(*p));
+      if (!p) {
+        oom = 1;
+        break;
+      }
+      hits = p;
+      cap = c;
+    }
+    hits[nh++] = h;
+  }
+  rag_status s = RAG_OK;
+  if (oom)
+    s = rag_fail(err, RAG_NOMEM, "kb: substring search: out of memory");
+  else if (rc != SQLITE_DONE)
+    s = kb_dbfail(k, err, "substring search");
+  sqlite3_finalize(st);
+  if (s || nh == 0) {
+    free(hits);
+    return s;
+  }
+  double idf[KB_MAX_SHORT_RUNS], avg = total / nrows;
+  for (int r = 0; r < nruns; r++) {
+    double df = 0;
+    for (size_t i = 0; i < nh; i++)
+      df += hits[i].tf[r] > 0;
+    idf[r] = log(1.0 + (nrows - df + 0.5) / (df + 0.5));
+  }
+  hitlist all = {0};
+  for (size_t i = 0; i < nh && !oom; i++) {
+    double score = 0, norm = 1.2 * (0.25 + 0.75 * hits[i].len / avg);
+    for (int r = 0; r < nruns; r++)
+      score += idf[r] * hits[i].tf[r] * 2.2 / (hits[i].tf[r] + norm);
+    oom = hit_push(&all, hits[i].id, score) != 0;
+  }
+  free(hits);
+  if (!oom) {
+    qsort(all.v, all.n, sizeof(*all.v), by_score_desc);
+    for (size_t i = 0; i < all.n && i < k_max && !oom; i++)
+      oom = hit_push(out, all.v[i].chunk_id, all.v[i].score) != 0;
+  }
+  free(all.v);
+  return oom ? rag_fail(err, RAG_NOMEM, "kb: substring search: out of memory")
+             : RAG_OK;
+}
+
+/* Trigram MATCH for the long runs: each run as a quoted phrase, OR'ed with
+** each of its trigrams. The phrase alone would demand the whole run
+** verbatim, which a natural question ("支持混合检索吗") rarely is; the
+** trigrams find chunks sharing part of it, and BM25 ranks chunks holding
+** more of the run (the phrase counts once more) first. CJK runs hold no
+** quote or operator characters, so quoting them is enough. */
+static rag_status search_long_runs(kb *k, const char *text, const run *runs,
+                                   int nruns, size_t k_max, hitlist *out,
+                                   rag_err *err) {
+  const unsigned char *s8 = (const unsigned char *)text;
+  rag_buf q;
+  rag_buf_init(&q, 0);
+  rag_status s = RAG_OK;
+  int nterms = 0;
+  for (int r = 0; r < nruns && !s; r++) {
+    const run *u = &runs[r];
+    s = rag_buf_puts(&q, r ? " OR \"" : "\"");
+    if (!s)
+      s = rag_buf_append(&q, text + u->off, u->len);
+    if (!s)
+      s = rag_buf_putc(&q, '"');
+    if (u->nchars == 3)
+      continue; /* its only trigram is the phrase itself */
+    /* Slide a three-character window over the run. */
+    size_t w[3], end = u->off + u->len, i = u->off;
+    int word, cjk;
+    w[0] = i;
+    w[1] = w[0] + char_at(s8, end, w[0], &word, &cjk);
+    w[2] = w[1] + char_at(s8, end, w[1], &word, &cjk);
+    for (; !s && w[2] < end && nterms < KB_FTS_MAX_TERMS; nterms++) {
+      size_t e = w[2] + char_at(s8, end, w[2], &word, &cjk);
+      s = rag_buf_puts(&q, " OR \"");
+      if (!s)
+        s = rag_buf_append(&q, text + w[0], e - w[0]);
+      if (!s)
+        s = rag_buf_putc(&q, '"');
+      w[0] = w[1], w[1] = w[2], w[2] = e;
+    }
+  }
+  if (s)
+    s = rag_fail(err, RAG_NOMEM, "kb: trigram search: out of memory");
+  else
+    s = run_match(k, KB_ST_TRI_SEARCH, q.data, k_max, out, err);
+  rag_buf_free(&q);
+  return s;
+}
+
+/* ---- 4. kb_fts_search ---- */
+
+static int by_id_then_score(const void *x, const void *y) {
+  const kb_fts_hit *a = x, *b = y;
+  if (a->chunk_id != b->chunk_id)
+    return a->chunk_id < b->chunk_id ? -1 : 1;
+  return (a->score < b->score) - (a->score > b->score);
+}
+
+rag_status kb_fts_search(kb *k, const char *user_text, size_t k_max,
+                         rag_arena *a, kb_fts_hit **hits, size_t *n,
+                         rag_err *err) {
+  if (hits)
+    *hits = NULL;
+  if (n)
+    *n = 0;
+  if (!k || !user_text || !a || !hits || !n)
+    return rag_fail(err, RAG_BADARG, "kb: search: NULL argument");
+  if (k_max == 0)
+    return RAG_OK;
+  hitlist h = {0};
+  rag_status s = RAG_OK;
+  char *q = kb_fts_query(user_text, a);
+  if (q)
+    s = run_match(k, KB_ST_FTS_SEARCH, q, k_max, &h, err);
+
+  run longr[KB_MAX_LONG_RUNS], shortr[KB_MAX_SHORT_RUNS];
+  int nlong, nshort;
+  cjk_runs(user_text, longr, &nlong, shortr, &nshort);
+  if (!s && nlong > 0)
+    s = search_long_runs(k, user_text, longr, nlong, k_max, &h, err);
+  if (!s && nshort > 0)
+    s = scan_short_runs(k, user_text, shortr, nshort, k_max, &h, err);
+
+  /* Merge by chunk id, keeping each chunk's best score. The two tables'
+  ** BM25 values are not on one scale; taking the better one means a chunk
+  ** never ranks lower for also matching the other way. */
+  if (!s && h.n > 0) {
+    qsort(h.v, h.n, sizeof(*h.v), by_id_then_score);
+    size_t m = 0;
+    for (size_t i = 0; i < h.n; i++)
+      if (m == 0 || h.v[m - 1].chunk_id != h.v[i].chunk_id)
+        h.v[m++] = h.v[i];
+    qsort(h.v, m, sizeof(*h.v), by_score_desc);
+    if (m > k_max)
+      m = k_max;
+    kb_fts_hit *res = rag_arena_calloc(a, m, sizeof(*res));
+    if (!res) {
+      s = rag_fail(err, RAG_NOMEM, "kb: search: arena full");
+    } else {
+      memcpy(res, h.v, m * sizeof(*res));
+      *hits = res;
+      *n = m;
+    }
+  }
+  free(h.v);
+  return s;
+}

@@ -1,0 +1,75 @@
+/* index/kb_int.h -- Internals shared by kb_schema.c (open, schema,
+** migrations, statement cache), kb.c (documents, chunks, embeddings, meta,
+** integrity) and kb_fts.c (query escaping and full-text search). Not part
+** of the contract: only index/kb*.c include it.
+** Ownership: struct kb owns its connection, its directory string and every
+**            cached statement; kb_close() finalizes them.
+** Errors:    kb_dbfail() turns the connection's last SQLite error into a
+**            rag_status once, keeping SQLite's text.
+** Threads:   as kb.h: one thread at a time per handle. */
+#ifndef KB_INT_H
+#define KB_INT_H
+
+#include <sqlite3.h>
+
+#include "index/kb.h"
+
+/* Statements prepared once per handle (SQLITE_PREPARE_PERSISTENT) and kept
+** for the handle's life, so a 100k-chunk ingest parses its SQL once. The
+** text of each lives in kb_schema.c's kb_sql[] table, in this order. */
+typedef enum {
+  KB_ST_BEGIN_IMMEDIATE,
+  KB_ST_BEGIN,
+  KB_ST_COMMIT,
+  KB_ST_ROLLBACK,
+  KB_ST_DOC_FIND,      /* id, created_at of a source */
+  KB_ST_DOC_CHUNK_IDS, /* chunk ids of a document */
+  KB_ST_DOC_DELETE,    /* cascades to chunks, FTS rows, embeddings */
+  KB_ST_DOC_INSERT,
+  KB_ST_CHUNK_INSERT,
+  KB_ST_EMB_INSERT,
+  KB_ST_GEN_BUMP,
+  KB_ST_GEN_GET,
+  KB_ST_DOC_GET,
+  KB_ST_DOC_LIST,
+  KB_ST_DOC_TEXTS,
+  KB_ST_CHUNK_GET,
+  KB_ST_META_GET,
+  KB_ST_META_PUT,
+  KB_ST_FTS_SEARCH,
+  KB_ST_TRI_SEARCH,
+  KB_ST_COUNT_
+} kb_st;
+
+struct kb {
+  sqlite3 *db;
+  char *dir; /* as given to kb_open, malloc'd */
+  int readonly;
+  int schema_version; /* PRAGMA user_version after migration */
+  sqlite3_stmt *st[KB_ST_COUNT_];
+};
+
+/* Sets *st to the cached statement id, reset and with no bindings,
+** preparing it on first use. On failure *st is NULL and err is set. */
+rag_status kb_stmt(kb *k, kb_st id, sqlite3_stmt **st, rag_err *err);
+
+/* Records the connection's last error as "kb: <what>: <sqlite message>"
+** and returns the matching status: SQLITE_NOMEM -> RAG_NOMEM, CORRUPT /
+** NOTADB -> RAG_CORRUPT, CONSTRAINT -> RAG_BADARG (the caller's data broke
+** a rule), BUSY / LOCKED -> RAG_TIMEOUT (busy_timeout ran out), else
+** RAG_IO. */
+rag_status kb_dbfail(kb *k, rag_err *err, const char *what);
+
+/* Runs a cached BEGIN/COMMIT/ROLLBACK style statement that returns no
+** rows. */
+rag_status kb_exec_st(kb *k, kb_st id, rag_err *err, const char *what);
+
+/* Rolls back an open transaction, if any, ignoring errors: used on the
+** failure path, where the first error is the one worth reporting. */
+void kb_rollback(kb *k);
+
+/* Copies column col of the current row of st into the arena (NULL for SQL
+** NULL). Sets *oom when the arena refuses; callers check it once. */
+char *kb_col_str(sqlite3_stmt *st, int col, rag_arena *a, int *oom);
+
+#endif
