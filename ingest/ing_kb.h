@@ -1,0 +1,46 @@
+/* ingest/ing_kb.h -- A knowledge base opened for ingest and search: the
+** SQLite store, its term statistics, the embedding provider and the FAISS
+** index of that provider's model, opened together and in the right order
+** (statistics before the embedder uses them, the embedder's model id before
+** the vector index it names).
+** Ownership: ing_kb_open/ing_kb_close; the public fields are borrowed views
+**            of handles the ing_kb owns. cfg is borrowed and must outlive
+**            the ing_kb.
+** Threads:   one thread at a time (it holds one SQLite connection). */
+#ifndef ING_KB_H
+#define ING_KB_H
+
+#include "core/rag_cfg.h"
+#include "core/rag_termstats.h"
+#include "embedding/emb.h"
+#include "index/kb.h"
+#include "index/kb_vec.h"
+
+typedef struct ing_kb {
+  /* read-only: */
+  kb *kb;
+  emb_provider *emb;
+  kb_vec *vec;
+  rag_termstats *stats;
+  const rag_cfg *cfg;
+} ing_kb;
+
+typedef struct ing_kb_opts {
+  int create;           /* create the KB when missing (1) */
+  const char *emb_spec; /* embedder spec; NULL = cfg->embedding.provider */
+  const char *factory;  /* FAISS factory; NULL = cfg->index.factory */
+} ing_kb_opts;
+
+ing_kb_opts ing_kb_opts_default(void);
+
+/* Opens the KB in dir. A KB that does not exist and create == 0 is
+** RAG_NOTFOUND ("no knowledge base at DIR"). */
+rag_status ing_kb_open(const rag_cfg *cfg, const char *dir,
+                       const ing_kb_opts *o, ing_kb **out, rag_err *err);
+void ing_kb_close(ing_kb *k); /* NULL is a no-op; does not save */
+
+/* Persists the derived data (FAISS file, term statistics) as matching the
+** KB's current generation. Call after a batch of writes. */
+rag_status ing_kb_flush(ing_kb *k, rag_err *err);
+
+#endif
