@@ -1,0 +1,90 @@
+/* embedding/emb.c -- Provider registry, spec parsing and the checked
+** wrappers around the vtable (see emb.h). */
+#include "embedding/emb.h"
+
+#include "embedding/emb_hash.h"
+
+#include <string.h>
+
+/* Defined in emb_fake.c; only this registry needs the symbol. */
+extern const emb_vtab emb_fake_vtab;
+
+static const emb_vtab *const PROVIDERS[] = {&emb_hash_vtab, &emb_fake_vtab};
+#define NPROVIDERS (sizeof(PROVIDERS) / sizeof(PROVIDERS[0]))
+
+const emb_vtab *emb_find(const char *name) {
+  if (!name)
+    return NULL;
+  for (size_t i = 0; i < NPROVIDERS; i++)
+    if (strcmp(PROVIDERS[i]->name, name) == 0)
+      return PROVIDERS[i];
+  return NULL;
+}
+
+rag_status emb_open(const rag_cfg *cfg, const char *spec, emb_provider **out,
+                    rag_err *err) {
+  if (!out)
+    return rag_fail(err, RAG_BADARG, "emb: open: NULL out");
+  *out = NULL;
+  if (!spec)
+    spec = cfg ? cfg->embedding.provider : NULL;
+  if (!spec || !*spec)
+    return rag_fail(err, RAG_BADARG, "emb: no embedding provider given");
+  /* "name" or "name:key=value,..."; the options go to the provider. */
+  const char *colon = strchr(spec, ':');
+  size_t nlen = colon ? (size_t)(colon - spec) : strlen(spec);
+  char name[64];
+  if (nlen == 0 || nlen >= sizeof(name))
+    return rag_fail(err, RAG_BADARG, "emb: bad provider spec \"%.100s\"", spec);
+  memcpy(name, spec, nlen);
+  name[nlen] = '\0';
+  const emb_vtab *vt = emb_find(name);
+  if (!vt)
+    return rag_fail(err, RAG_BADARG,
+                    "emb: unknown embedding provider \"%s\" (known: hash, "
+                    "fake)",
+                    name);
+  const char *opts = colon ? colon + 1 : NULL;
+  rag_status rc = vt->open(cfg, opts, out, err);
+  if (rc) {
+    *out = NULL;
+    if (err && err->code == RAG_OK)
+      rag_fail(err, rc, "emb: %s: open failed", name);
+  }
+  return rc;
+}
+
+void emb_close(emb_provider *p) {
+  if (p)
+    p->vt->close(p);
+}
+
+rag_status emb_embed(emb_provider *p, const char *const *texts, size_t n,
+                     emb_kind kind, float *vecs, rag_err *err) {
+  if (!p)
+    return rag_fail(err, RAG_BADARG, "emb: embed: NULL provider");
+  if (n == 0)
+    return RAG_OK;
+  if (!texts || !vecs)
+    return rag_fail(err, RAG_BADARG, "emb: embed: NULL %s",
+                    texts ? "output" : "texts");
+  for (size_t i = 0; i < n; i++)
+    if (!texts[i])
+      return rag_fail(err, RAG_BADARG, "emb: embed: text %zu is NULL", i);
+  if (kind != EMB_DOCUMENT && kind != EMB_QUERY)
+    return rag_fail(err, RAG_BADARG, "emb: embed: bad kind %d", (int)kind);
+  return p->vt->embed(p, texts, n, kind, vecs, err);
+}
+
+int emb_dim(const emb_provider *p) {
+  return p ? p->vt->dim(p) : 0;
+}
+
+const char *emb_model(const emb_provider *p) {
+  return p ? p->vt->model(p) : NULL;
+}
+
+void emb_set_stats(emb_provider *p, const rag_termstats *ts) {
+  if (p && p->vt->set_stats)
+    p->vt->set_stats(p, ts);
+}
