@@ -1,5 +1,5 @@
 /* index/kb_vec.h -- The FAISS vector index of one embedding model in a KB,
-** through the FAISS C API (faiss/c_api/*.h).
+** through the FAISS C API (the headers in faiss/c_api/).
 ** File: <kbdir>/vectors-<model>.faiss = a small header (magic, format
 ** version, KB generation, dimension, factory string, tombstones, checksum)
 ** followed by faiss_write_index's bytes; written to a temp file, fsync'd and
@@ -35,16 +35,15 @@ kb_vec_opts kb_vec_opts_default(void);
 /* Opens the index of model (vectors of dim floats) for KB k, loading or
 ** rebuilding as described above. A factory differing from the file's
 ** forces a rebuild. */
-rag_status kb_vec_open(kb *k, const char *model, int dim,
-                       const kb_vec_opts *o, kb_vec **out, rag_err *err);
+rag_status kb_vec_open(kb *k, const char *model, int dim, const kb_vec_opts *o,
+                       kb_vec **out, rag_err *err);
 void kb_vec_close(kb_vec *v); /* NULL is a no-op; does not save */
 
 /* Adds n vectors (n*dim floats) with ids. */
 rag_status kb_vec_add(kb_vec *v, const int64_t *ids, const float *vecs,
                       size_t n, rag_err *err);
 /* Removes ids (unknown ids are ignored). */
-rag_status kb_vec_remove(kb_vec *v, const int64_t *ids, size_t n,
-                         rag_err *err);
+rag_status kb_vec_remove(kb_vec *v, const int64_t *ids, size_t n, rag_err *err);
 /* Top k for one query vector q (dim floats). Writes up to k results, best
 ** first, to ids/scores (caller arrays of k); *n = number written. Scores are
 ** inner products in [-1, 1]. */
@@ -55,12 +54,20 @@ rag_status kb_vec_save(kb_vec *v, int64_t gen, rag_err *err);
 /* Rebuilds from the embeddings stored in SQLite (uses k). */
 rag_status kb_vec_rebuild(kb_vec *v, kb *k, rag_err *err);
 
-int64_t kb_vec_count(kb_vec *v);      /* live vectors (minus tombstones) */
-int64_t kb_vec_ntotal(kb_vec *v);     /* FAISS ntotal (with tombstones) */
+int64_t kb_vec_count(kb_vec *v);  /* live vectors (minus tombstones) */
+int64_t kb_vec_ntotal(kb_vec *v); /* FAISS ntotal (with tombstones) */
 int kb_vec_dim(const kb_vec *v);
 /* Path of the index file (owned by v). */
 const char *kb_vec_path(const kb_vec *v);
 /* 1 when the last open rebuilt the index (for logs and tests). */
 int kb_vec_was_rebuilt(const kb_vec *v);
+/* 1 when tombstones have passed tombstone_ratio of ntotal: the caller (who
+** holds a kb handle) should call kb_vec_rebuild, then kb_vec_save.
+** kb_vec_remove cannot rebuild by itself: it has no kb handle. */
+int kb_vec_needs_rebuild(kb_vec *v);
+/* 1 while a type that needs training (IVF, PQ) is still served by a Flat
+** index because too few vectors exist to train it; the first add that
+** reaches the threshold trains and swaps in the requested type. */
+int kb_vec_is_staging(kb_vec *v);
 
 #endif
