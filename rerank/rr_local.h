@@ -4,7 +4,8 @@
 ** for code that sets the weights itself (the tuning bench, experiments)
 ** and for the per-feature view used to tune them.
 ** Spec options (rr_open "local:key=value,..."): k1, b, bm25, cover, prox,
-** phrase, window, early, early_tokens -- the fields of rr_local_opts.
+** phrase, window, early, prf, early_tokens, prf_docs, prf_terms -- the
+** fields of rr_local_opts.
 ** Ownership: rr_local_open/rr_close (rr.h); set_stats borrows the
 **            statistics, which must outlive their use.
 ** Errors:    rag_status + rag_err; bad options fail with RAG_BADARG.
@@ -19,6 +20,7 @@
 /* Query terms past this many distinct ones are ignored (questions are far
 ** shorter; the cap bounds the per-pair tables). */
 #define RR_LOCAL_MAX_QTERMS 32
+#define RR_LOCAL_MAX_PRF_DOCS 64
 
 /* The features, each in [0, 1], in the order rr_local_features writes
 ** them. */
@@ -29,6 +31,7 @@ enum {
   RR_F_PHRASE, /* idf-weighted share of adjacent query pairs in order */
   RR_F_WINDOW, /* matched terms / shortest span holding them all */
   RR_F_EARLY,  /* idf-weighted share of terms in the first sentence */
+  RR_F_PRF,    /* BM25 for terms of the best candidates (feedback) */
   RR_F_COUNT
 };
 
@@ -37,6 +40,8 @@ typedef struct rr_local_opts {
   double b;             /* BM25 length normalization (0.75) */
   double w[RR_F_COUNT]; /* linear weights of the features (>= 0) */
   int early_tokens;     /* the "first sentence" is at most this many terms */
+  int prf_docs;         /* feedback docs: the best by BM25 (0 = no feedback) */
+  int prf_terms;        /* expansion terms taken from them */
 } rr_local_opts;
 
 /* The tuned defaults (see rr_local.c for the figures behind them). */

@@ -231,6 +231,35 @@ TEST(local_rewards_query_terms_in_the_opening_sentence) {
   rr_close(p);
 }
 
+TEST(local_feedback_rewards_vocabulary_shared_by_the_best_candidates) {
+  rr_provider *p = open_ok("local:bm25=0,cover=0,prox=0,phrase=0,window=0,"
+                           "early=0,prf=1");
+  /* The three nozzle docs are the feedback set; they share "thrust" and
+  ** "exhaust", which the query lacks. */
+  const char *docs[] = {
+      "nozzle thrust exhaust measurements",
+      "thrust of a nozzle with hot exhaust",
+      "exhaust plume and thrust from a conical nozzle",
+      "the exhaust thrust was large",
+      "lift of a swept wing",
+      "a flat plate",
+      "cylinder buckling",
+      "shell vibration",
+      "cone drag",
+  };
+  float s[9];
+  rerank_ok(p, "nozzle", docs, 9, s);
+  ASSERT_GT(s[3], s[4]);
+  ASSERT_NEAR(s[4], 0.0, 0.0);
+  /* With feedback off, the same doc gets nothing from those words. */
+  rr_close(p);
+  p = open_ok("local:bm25=0,cover=0,prox=0,phrase=0,window=0,early=0,prf=1,"
+              "prf_docs=0");
+  rerank_ok(p, "nozzle", docs, 9, s);
+  ASSERT_NEAR(s[3], 0.0, 0.0);
+  rr_close(p);
+}
+
 TEST(local_is_deterministic_and_independent_of_doc_position) {
   rr_provider *p = open_ok("local");
   const char *q = "supersonic flow past a cone at incidence";
@@ -338,6 +367,7 @@ TEST(fake_rejects_bad_options) {
   X(local_matches_inflected_forms_through_the_stemmer)                         \
   X(local_ranks_exact_phrase_above_reversed_words)                             \
   X(local_rewards_query_terms_in_the_opening_sentence)                         \
+  X(local_feedback_rewards_vocabulary_shared_by_the_best_candidates)           \
   X(local_is_deterministic_and_independent_of_doc_position)                    \
   X(local_features_are_in_unit_interval_and_reject_other_providers)            \
   X(fake_returns_the_configured_scores_in_order)                               \
