@@ -8,7 +8,6 @@
 ** Threads: the table is constant; the wrappers add no state. */
 #include "rerank/rr.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -30,7 +30,8 @@
 /* ---- Options ---------------------------------------------------------- */
 
 /* Weights tuned on Cranfield (1400 aerodynamics abstracts, 225 queries)
-** by coordinate ascent (bench/tune_rr.c): rerank the BM25 top 100 (title +
+** by coordinate ascent (a throwaway tuning program): rerank the BM25 top 100
+*(title +
 ** text; this BM25 feature with corpus statistics), nDCG@10 with the -1
 ** source rows dropped (datasets/cranfield/README.md). BM25 alone 0.3646;
 ** these weights 0.4077 (top 50: 0.4073); two-fold cross-validation 0.4018,
