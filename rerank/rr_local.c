@@ -32,8 +32,8 @@
 /* Weights tuned on Cranfield (1400 aerodynamics abstracts, 225 queries)
 ** by coordinate ascent (a throwaway tuning program): rerank the BM25
 ** top 100 (title + text; this BM25 feature with corpus statistics), with
-** nDCG@10 counted with the -1
-** source rows dropped (datasets/cranfield/README.md). BM25 alone 0.3646;
+** nDCG@10 counted with the -1 source rows dropped
+** (datasets/cranfield/README.md). BM25 alone 0.3646;
 ** these weights 0.4077 (top 50: 0.4073); two-fold cross-validation 0.4018,
 ** so most of the gain is not overfitting. Recall@100 is the first stage's.
 ** What each weight says about the data:
