@@ -178,8 +178,7 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
     snprintf(tmpl, sizeof(tmpl), "%s/ragd-eval-XXXXXX", tmp);
     if (!mkdtemp(tmpl)) {
       eval_dataset_close(ds);
-      fprintf(stderr, "ragd: eval: cannot create a temporary KB in %s\n",
-              tmp);
+      fprintf(stderr, "ragd: eval: cannot create a temporary KB in %s\n", tmp);
       return 1;
     }
     kbdir = tmpl;

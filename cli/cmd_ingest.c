@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 typedef struct ui {
-  int bar;        /* draw a progress bar (stderr is a terminal) */
-  int json;       /* machine-readable output */
-  double last;    /* last redraw, seconds */
+  int bar;     /* draw a progress bar (stderr is a terminal) */
+  int json;    /* machine-readable output */
+  double last; /* last redraw, seconds */
   int drawn;
 } ui;
 
@@ -36,11 +36,10 @@ static void on_progress(void *ctx, const ing_summary *s) {
   if (!done && now - u->last < 0.1)
     return; /* redraw at most 10 times a second */
   u->last = now;
-  double frac = s->bytes_total > 0 ? (double)s->bytes_done / s->bytes_total
-                                   : (s->files_total > 0
-                                          ? (double)s->files_done /
-                                                s->files_total
-                                          : 0);
+  double frac =
+      s->bytes_total > 0
+          ? (double)s->bytes_done / s->bytes_total
+          : (s->files_total > 0 ? (double)s->files_done / s->files_total : 0);
   if (frac > 1)
     frac = 1;
   char bar[31];
@@ -65,8 +64,7 @@ static void on_notice(void *ctx, const char *source, rag_status code,
     fputc('\n', stderr);
     u->drawn = 0;
   }
-  fprintf(stderr, "ragd: %s: %s: %s\n", code ? "skipped" : "note", source,
-          msg);
+  fprintf(stderr, "ragd: %s: %s: %s\n", code ? "skipped" : "note", source, msg);
 }
 
 static void print_summary(const ui *u, const ing_summary *s, const char *kb) {
@@ -215,8 +213,7 @@ int cmd_rm(int argc, char **argv, const cli_env *env) {
       removed++;
     } else {
       missing++;
-      fprintf(stderr, "ragd: rm: %s: no such document in %s\n", argv[i],
-              kbdir);
+      fprintf(stderr, "ragd: rm: %s: no such document in %s\n", argv[i], kbdir);
       status = 1;
     }
   }

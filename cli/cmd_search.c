@@ -82,8 +82,7 @@ static void print_text(const ret_query *q, const ret_hit *h, size_t n,
     if (h[i].vector_score >= 0)
       printf("vector %.3f (#%d)  ", h[i].vector_score, h[i].vector_rank);
     if (h[i].fulltext_score >= 0)
-      printf("fulltext %.3f (#%d)  ", h[i].fulltext_score,
-             h[i].fulltext_rank);
+      printf("fulltext %.3f (#%d)  ", h[i].fulltext_score, h[i].fulltext_rank);
     if (h[i].rerank_score >= 0)
       printf("rerank %.3f", h[i].rerank_score);
     printf("\n    %s\n", snip);

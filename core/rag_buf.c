@@ -105,8 +105,7 @@ rag_status rag_buf_read_file(rag_buf *b, const char *path, rag_err *err) {
     rc = rag_buf_append(b, chunk, n);
     if (rc) {
       rag_fail(err, rc, "%s: %s (limit %zu bytes)", path,
-               rc == RAG_TOOBIG ? "file too large" : "out of memory",
-               b->cap);
+               rc == RAG_TOOBIG ? "file too large" : "out of memory", b->cap);
       break;
     }
   }

@@ -12,20 +12,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_INT, T_LLONG, T_DOUBLE, T_STR, T_BOOL, T_MODE, T_FUSION } opt_type;
+typedef enum {
+  T_INT,
+  T_LLONG,
+  T_DOUBLE,
+  T_STR,
+  T_BOOL,
+  T_MODE,
+  T_FUSION
+} opt_type;
 
 typedef struct opt {
   const char *section; /* top-level object, or NULL for top level */
   const char *key;
   opt_type type;
   size_t off;
-  double lo, hi;  /* numeric range, inclusive */
+  double lo, hi; /* numeric range, inclusive */
   const char *def_str;
   double def_num;
 } opt;
 
-#define O(sec, key, type, field, lo, hi, dstr, dnum)                          \
-  {sec, key, type, offsetof(rag_cfg, field), lo, hi, dstr, dnum}
+#define O(sec, key, type, field, lo, hi, dstr, dnum)                           \
+  { sec, key, type, offsetof(rag_cfg, field), lo, hi, dstr, dnum }
 
 static const opt opts[] = {
     O(NULL, "log_level", T_STR, log_level, 0, 0, "info", 0),
@@ -40,8 +48,8 @@ static const opt opts[] = {
       NULL, 5),
     O("embedding", "batch", T_INT, embedding.batch, 1, 100000, NULL, 64),
     O("index", "factory", T_STR, index.factory, 0, 0, "IDMap2,Flat", 0),
-    O("index", "hnsw_ef_search", T_INT, index.hnsw_ef_search, 1, 100000,
-      NULL, 128),
+    O("index", "hnsw_ef_search", T_INT, index.hnsw_ef_search, 1, 100000, NULL,
+      128),
     O("index", "ivf_nprobe", T_INT, index.ivf_nprobe, 1, 100000, NULL, 16),
     O("index", "tombstone_ratio", T_DOUBLE, index.tombstone_ratio, 0, 1, NULL,
       0.2),
@@ -61,8 +69,8 @@ static const opt opts[] = {
     O("retrieval", "rerank_top_n", T_INT, retrieval.rerank_top_n, 1, 100000,
       NULL, 50),
     O("rerank", "provider", T_STR, rerank.provider, 0, 0, "local", 0),
-    O("ingest", "max_file_bytes", T_LLONG, ingest.max_file_bytes, 1, 1e15,
-      NULL, 64.0 * 1024 * 1024),
+    O("ingest", "max_file_bytes", T_LLONG, ingest.max_file_bytes, 1, 1e15, NULL,
+      64.0 * 1024 * 1024),
     O("ingest", "pdftotext", T_STR, ingest.pdftotext, 0, 0, "pdftotext", 0),
     O("ingest", "batch_docs", T_INT, ingest.batch_docs, 1, 1000000, NULL, 2048),
 };
@@ -223,8 +231,7 @@ rag_status rag_cfg_apply_json(rag_cfg *c, const char *json, rag_err *err) {
   cJSON *root = cJSON_ParseWithOpts(json, &end, 0);
   if (!root) {
     size_t off = end ? (size_t)(end - json) : 0;
-    return rag_fail(err, RAG_BADARG, "config: invalid JSON near byte %zu",
-                    off);
+    return rag_fail(err, RAG_BADARG, "config: invalid JSON near byte %zu", off);
   }
   rag_status rc = RAG_OK;
   if (!cJSON_IsObject(root)) {

@@ -12,34 +12,30 @@
 #include "core/rag.h"
 
 typedef enum { RAG_FUSION_RRF, RAG_FUSION_WEIGHTED } rag_fusion;
-typedef enum {
-  RAG_MODE_VECTOR,
-  RAG_MODE_FULLTEXT,
-  RAG_MODE_HYBRID
-} rag_mode;
+typedef enum { RAG_MODE_VECTOR, RAG_MODE_FULLTEXT, RAG_MODE_HYBRID } rag_mode;
 
 typedef struct rag_cfg {
   char *log_level; /* "info" */
 
   struct {
-    int size;              /* target chunk size in tokens (500) */
-    int overlap;           /* overlap between chunks in tokens (50) */
-    int min_size;          /* merge trailing pieces below this (32) */
+    int size;     /* target chunk size in tokens (500) */
+    int overlap;  /* overlap between chunks in tokens (50) */
+    int min_size; /* merge trailing pieces below this (32) */
   } chunk;
 
   struct {
-    char *provider;        /* "hash" */
-    int dim;               /* hash embedder dimension (512) */
-    int char_ngram_min;    /* 3 */
-    int char_ngram_max;    /* 5 */
-    int batch;             /* texts per embed call (64) */
+    char *provider;     /* "hash" */
+    int dim;            /* hash embedder dimension (512) */
+    int char_ngram_min; /* 3 */
+    int char_ngram_max; /* 5 */
+    int batch;          /* texts per embed call (64) */
   } embedding;
 
   struct {
-    char *factory;         /* FAISS index_factory string ("IDMap2,Flat") */
-    int hnsw_ef_search;    /* efSearch for HNSW indexes (128) */
-    int ivf_nprobe;        /* nprobe for IVF indexes (16) */
-    double tombstone_ratio;/* rebuild when deleted/total passes this (0.2) */
+    char *factory;          /* FAISS index_factory string ("IDMap2,Flat") */
+    int hnsw_ef_search;     /* efSearch for HNSW indexes (128) */
+    int ivf_nprobe;         /* nprobe for IVF indexes (16) */
+    double tombstone_ratio; /* rebuild when deleted/total passes this (0.2) */
   } index;
 
   struct {
@@ -56,7 +52,7 @@ typedef struct rag_cfg {
   } retrieval;
 
   struct {
-    char *provider;        /* "local" */
+    char *provider; /* "local" */
   } rerank;
 
   struct {

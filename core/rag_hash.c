@@ -32,8 +32,8 @@ static void block(uint32_t h[8], const unsigned char *p) {
     uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
     w[i] = w[i - 16] + s0 + w[i - 7] + s1;
   }
-  uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5],
-           g = h[6], hh = h[7];
+  uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6],
+           hh = h[7];
   for (int i = 0; i < 64; i++) {
     uint32_t S1 = ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25);
     uint32_t ch = (e & f) ^ (~e & g);

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-rag_status eval_ingest(ing_kb *k, const eval_dataset *ds,
-                       const ing_run_opts *o, ing_summary *sum, rag_err *err) {
+rag_status eval_ingest(ing_kb *k, const eval_dataset *ds, const ing_run_opts *o,
+                       ing_summary *sum, rag_err *err) {
   const char *path = eval_dataset_corpus_path(ds);
   return ing_paths(k, &path, 1, o, sum, err);
 }

@@ -16,8 +16,8 @@
 
 /* Ingests ds's corpus.jsonl into k (unchanged documents are skipped, so a
 ** reused KB ingests nothing the second time). */
-rag_status eval_ingest(ing_kb *k, const eval_dataset *ds,
-                       const ing_run_opts *o, ing_summary *sum, rag_err *err);
+rag_status eval_ingest(ing_kb *k, const eval_dataset *ds, const ing_run_opts *o,
+                       ing_summary *sum, rag_err *err);
 
 /* Runs every evaluated query of ds with q (q->text is ignored; q->top_k is
 ** raised to the largest cutoff) and accumulates the metrics. rr may be NULL

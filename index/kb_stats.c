@@ -6,8 +6,7 @@
 
 #include <string.h>
 
-static int add_text(void *ctx, int64_t chunk_id, const char *text,
-                    size_t len) {
+static int add_text(void *ctx, int64_t chunk_id, const char *text, size_t len) {
   (void)chunk_id;
   return rag_termstats_add(ctx, text, len, +1) != RAG_OK;
 }

@@ -34,14 +34,14 @@
 /* ---- 1. pending documents and batches ---- */
 
 typedef struct pending {
-  char *path;        /* file to load, or NULL when doc is preloaded */
-  ing_doc doc;       /* loaded document */
-  int loaded;        /* doc holds a document */
-  char sha[65];      /* content hash computed before loading */
+  char *path;   /* file to load, or NULL when doc is preloaded */
+  ing_doc doc;  /* loaded document */
+  int loaded;   /* doc holds a document */
+  char sha[65]; /* content hash computed before loading */
   int hashed;
-  int64_t old_id;    /* existing document with this source, or 0 */
-  int skip;          /* unchanged (1) or failed to load/chunk (2) */
-  rag_err err;       /* why it failed */
+  int64_t old_id; /* existing document with this source, or 0 */
+  int skip;       /* unchanged (1) or failed to load/chunk (2) */
+  rag_err err;    /* why it failed */
   chunk_piece *pieces;
   size_t npieces;
   int64_t bytes;
@@ -370,8 +370,8 @@ static rag_status embed_batch(run *r, batch *b, float **out, rag_err *err) {
     step = 1;
   for (size_t off = 0; !rc && off < total; off += step) {
     size_t m = total - off < step ? total - off : step;
-    rc = emb_embed(r->k->emb, (const char *const *)texts + off, m,
-                   EMB_DOCUMENT, vecs + off * (size_t)dim, err);
+    rc = emb_embed(r->k->emb, (const char *const *)texts + off, m, EMB_DOCUMENT,
+                   vecs + off * (size_t)dim, err);
   }
   for (size_t i = 0; i < total; i++)
     free(texts[i]);
@@ -592,8 +592,7 @@ rag_status ing_paths(ing_kb *k, const char *const *paths, size_t n,
 
 /* ---- 5. removal and source names ---- */
 
-rag_status ing_remove(ing_kb *k, const char *path, int *found,
-                      rag_err *err) {
+rag_status ing_remove(ing_kb *k, const char *path, int *found, rag_err *err) {
   *found = 0;
   char *source = strncmp(path, "beir:", 5) == 0 ? rag_strdup(path)
                                                 : ing_source_for_path(path);

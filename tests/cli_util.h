@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 
 typedef struct cli_result {
-  int status;   /* exit code, or 128 + signal */
-  char *out;    /* stdout, malloc'd */
-  char *err;    /* stderr, malloc'd */
+  int status; /* exit code, or 128 + signal */
+  char *out;  /* stdout, malloc'd */
+  char *err;  /* stderr, malloc'd */
 } cli_result;
 
 static inline char *cli_slurp(const char *path) {

@@ -206,10 +206,9 @@ TEST(deleted_faiss_file_is_rebuilt_with_the_same_results) {
   ASSERT_EQ(cJSON_GetArraySize(a), cJSON_GetArraySize(b));
   ASSERT(cJSON_GetArraySize(a) > 0);
   for (int i = 0; i < cJSON_GetArraySize(a); i++)
-    ASSERT_EQ(cJSON_GetObjectItem(cJSON_GetArrayItem(a, i), "chunk_id")
-                  ->valuedouble,
-              cJSON_GetObjectItem(cJSON_GetArrayItem(b, i), "chunk_id")
-                  ->valuedouble);
+    ASSERT_EQ(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(a, i), "chunk_id")->valuedouble,
+        cJSON_GetObjectItem(cJSON_GetArrayItem(b, i), "chunk_id")->valuedouble);
   cJSON_Delete(before);
   cJSON_Delete(after);
   free(kb);
@@ -265,11 +264,11 @@ TEST(usage_errors_exit_2_and_missing_kb_exits_1) {
 TEST(fts_operators_in_a_query_never_fail) {
   char *kb = tmp_path("kb");
   ingest_sample(kb);
-  static const char *qs[] = {"\"unbalanced", "NEAR(a b", "title: x", "*",
-                             "^start", "a AND OR NOT", "((("};
+  static const char *qs[] = {"\"unbalanced", "NEAR(a b",     "title: x", "*",
+                             "^start",       "a AND OR NOT", "((("};
   for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
-    cli_result r = CLI_RUN("search", "--kb", kb, "--json", "--mode",
-                           "fulltext", qs[i]);
+    cli_result r =
+        CLI_RUN("search", "--kb", kb, "--json", "--mode", "fulltext", qs[i]);
     if (r.status != 0)
       TEST_FAILF("query %s failed: %s", qs[i], r.err);
     cli_free(&r);

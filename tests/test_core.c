@@ -88,8 +88,7 @@ TEST(config_rejects_unknown_keys_and_wrong_types) {
   rag_err e;
   rag_err_clear(&e);
   ASSERT_OK(rag_cfg_default(&c, &e), &e);
-  ASSERT_EQ(rag_cfg_apply_json(&c, "{\"chunk\":{\"sise\":3}}", &e),
-            RAG_BADARG);
+  ASSERT_EQ(rag_cfg_apply_json(&c, "{\"chunk\":{\"sise\":3}}", &e), RAG_BADARG);
   ASSERT_CONTAINS(e.msg, "chunk.sise");
   rag_err_clear(&e);
   ASSERT_EQ(rag_cfg_apply_json(&c, "{\"chunk\":{\"size\":\"big\"}}", &e),

@@ -16,9 +16,9 @@
 static void make_corpus(const char *dir) {
   mkdir(dir, 0755);
   static const char *words[] = {
-      "wing",    "flow",   "pressure", "boundary", "layer",  "shock",
-      "heat",    "supersonic", "turbulent", "laminar", "drag", "lift",
-      "nozzle",  "vortex", "mach",     "plate",    "cone",   "jet"};
+      "wing",   "flow",       "pressure",  "boundary", "layer", "shock",
+      "heat",   "supersonic", "turbulent", "laminar",  "drag",  "lift",
+      "nozzle", "vortex",     "mach",      "plate",    "cone",  "jet"};
   unsigned seed = 12345;
   for (int i = 0; i < NFILES; i++) {
     char path[4300];
@@ -91,8 +91,8 @@ static void assert_docs_whole(kb *k, kb *ref, int64_t *ndocs) {
     ASSERT_OK(kb_doc_chunk_texts(k, docs[i].id, a, &t1, &n1, &e), &e);
     ASSERT_OK(kb_doc_chunk_texts(ref, rd.id, a, &t2, &n2, &e), &e);
     if (n1 != n2)
-      TEST_FAILF("%s has %zu chunks, the complete ingest %zu",
-                 docs[i].source, n1, n2);
+      TEST_FAILF("%s has %zu chunks, the complete ingest %zu", docs[i].source,
+                 n1, n2);
     for (size_t c = 0; c < n1; c++)
       ASSERT_STR_EQ(t1[c], t2[c]);
   }
@@ -108,8 +108,8 @@ TEST(ingest_killed_at_random_moments_leaves_whole_documents) {
   /* Small batches so that the kill lands between document commits. */
   write_file(cfg, "{\"ingest\":{\"batch_docs\":8},\"chunk\":{\"size\":200,"
                   "\"overlap\":20}}");
-  cli_result r = CLI_RUN("--config", cfg, "ingest", "--kb", refkb, "--json",
-                         docs);
+  cli_result r =
+      CLI_RUN("--config", cfg, "ingest", "--kb", refkb, "--json", docs);
   ASSERT_EQ(r.status, 0);
   cli_free(&r);
 
@@ -122,10 +122,9 @@ TEST(ingest_killed_at_random_moments_leaves_whole_documents) {
   kb *ref = NULL;
   ASSERT_OK(kb_open(refkb, &ko, &ref, &e), &e);
 
-  int rounds = getenv("RAGD_CRASH_ROUNDS") ? (int)strtol(getenv(
-                                                 "RAGD_CRASH_ROUNDS"),
-                                                 NULL, 10)
-                                           : 3;
+  int rounds = getenv("RAGD_CRASH_ROUNDS")
+                   ? (int)strtol(getenv("RAGD_CRASH_ROUNDS"), NULL, 10)
+                   : 3;
   srand((unsigned)getpid());
   int mid = 0;
   for (int round = 0; round < rounds; round++) {

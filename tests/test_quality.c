@@ -28,26 +28,24 @@ TEST(hybrid_with_rerank_is_not_worse_than_fulltext_on_cranfield) {
   ASSERT(j);
   cJSON *runs = cJSON_GetObjectItem(j, "runs");
   ASSERT_EQ(cJSON_GetArraySize(runs), 6);
-  static const char *names[] = {"fulltext",        "vector",
-                                "hybrid",          "fulltext+rerank",
-                                "vector+rerank",   "hybrid+rerank"};
+  static const char *names[] = {"fulltext",      "vector",
+                                "hybrid",        "fulltext+rerank",
+                                "vector+rerank", "hybrid+rerank"};
   printf("  %-16s %8s %8s %8s %8s\n", "run", "nDCG@10", "R@10", "R@100",
          "MRR@10");
   for (int i = 0; i < 6; i++)
-    printf("  %-16s %8.4f %8.4f %8.4f %8.4f\n", names[i],
-           metric(runs, names[i], "ndcg@10"),
-           metric(runs, names[i], "recall@10"),
-           metric(runs, names[i], "recall@100"),
-           metric(runs, names[i], "mrr@10"));
+    printf(
+        "  %-16s %8.4f %8.4f %8.4f %8.4f\n", names[i],
+        metric(runs, names[i], "ndcg@10"), metric(runs, names[i], "recall@10"),
+        metric(runs, names[i], "recall@100"), metric(runs, names[i], "mrr@10"));
   double ft = metric(runs, "fulltext", "ndcg@10");
   double hr = metric(runs, "hybrid+rerank", "ndcg@10");
   ASSERT_GE(hr, ft);
   /* Sanity: the harness sees the whole dataset. */
   ASSERT_EQ(cJSON_GetObjectItem(j, "documents")->valueint, 1400);
-  ASSERT_EQ(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(runs,
-                                                                       0),
-                                                    "metrics"),
-                                "queries")
+  ASSERT_EQ(cJSON_GetObjectItem(
+                cJSON_GetObjectItem(cJSON_GetArrayItem(runs, 0), "metrics"),
+                "queries")
                 ->valueint,
             225);
   cJSON_Delete(j);
