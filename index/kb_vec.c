@@ -160,6 +160,15 @@ static rag_status plan_factory(kb_vec *v, const char *f, rag_err *err) {
       p++;
       bits = parse_num(&p);
     }
+    if (m > 0 && v->dim % m != 0) {
+      /* FAISS would throw too, but 1.7.3's factory leaks its coarse
+      ** quantizer on that path; and this message says what to change. */
+      free(out);
+      return rag_fail(err, RAG_BADARG,
+                      "kb_vec: factory \"%s\": PQ%ld needs a dimension "
+                      "divisible by %ld, got %d",
+                      f, m, m, v->dim);
+    }
     int add_np = m > 0 && p == c + n && bits > 0 && bits <= 16;
     if (add_np && (1L << bits) > need)
       need = 1L << bits;
@@ -569,9 +578,10 @@ rag_status kb_vec_add(kb_vec *v, const int64_t *ids, const float *vecs,
     free(all_ids);
     free(all);
   } else {
+    /* The bitmap may move (realloc): searches read it, so only under rw. */
+    pthread_rwlock_wrlock(&v->rw);
     if (v->tomb_mode)
       rc = kb_vec_tomb_reserve(v, ntotal + (int64_t)n, err);
-    pthread_rwlock_wrlock(&v->rw);
     if (!rc && faiss_Index_add_with_ids(v->idx, (idx_t)n, x, ids))
       rc = kb_vec_faiss_fail(err, "add");
     pthread_rwlock_unlock(&v->rw);
@@ -601,19 +611,37 @@ static rag_status tomb_mark(kb_vec *v, const int64_t *ids, size_t n,
   memcpy(sorted, ids, n * sizeof(*sorted));
   qsort(sorted, n, sizeof(*sorted), cmp_i64);
   idx_t *idm = NULL;
-  size_t cnt = 0;
+  size_t cnt = 0, nhit = 0, cap = n;
   faiss_IndexIDMap_id_map(map, &idm, &cnt);
-  rag_status rc = kb_vec_tomb_reserve(v, (int64_t)cnt, err);
-  pthread_rwlock_wrlock(&v->rw);
-  for (size_t pos = 0; !rc && pos < cnt; pos++) {
+  int64_t *hit = malloc(cap * sizeof(*hit));
+  rag_status rc = RAG_OK;
+  for (size_t pos = 0; hit && pos < cnt; pos++) {
     if (kb_vec_tomb_has(v, (int64_t)pos) ||
         !bsearch(&idm[pos], sorted, n, sizeof(*sorted), cmp_i64))
       continue;
-    v->tomb[pos >> 3] |= (uint8_t)(1u << (pos & 7));
+    if (nhit == cap) { /* an id may sit at several positions */
+      int64_t *h2 = realloc(hit, 2 * cap * sizeof(*hit));
+      if (!h2) {
+        free(hit);
+        hit = NULL;
+        break;
+      }
+      hit = h2;
+      cap *= 2;
+    }
+    hit[nhit++] = (int64_t)pos;
+  }
+  free(sorted);
+  if (!hit)
+    return rag_fail(err, RAG_NOMEM, "kb_vec: out of memory");
+  pthread_rwlock_wrlock(&v->rw);
+  rc = kb_vec_tomb_reserve(v, (int64_t)cnt, err);
+  for (size_t i = 0; !rc && i < nhit; i++) {
+    v->tomb[hit[i] >> 3] |= (uint8_t)(1u << (hit[i] & 7));
     v->ntomb++;
   }
   pthread_rwlock_unlock(&v->rw);
-  free(sorted);
+  free(hit);
   return rc;
 }
 
