@@ -13,8 +13,10 @@
 ** tombstone_ratio of the total the index is rebuilt from SQLite.
 ** Ownership: kb_vec_open/kb_vec_close; the kb handle must outlive the kb_vec
 **            and is used only inside kb_vec_open/kb_vec_rebuild.
-** Threads:   searches may run concurrently; add/remove/save/rebuild take an
-**            internal write lock (pthread rwlock). */
+** Threads:   searches may run concurrently; add/remove/save/rebuild are
+**            serialized by an internal mutex and take the write side of a
+**            pthread rwlock only while the index changes (a rebuild reads
+**            SQLite and builds on the side, so searches continue). */
 #ifndef KB_VEC_H
 #define KB_VEC_H
 
@@ -34,7 +36,14 @@ kb_vec_opts kb_vec_opts_default(void);
 
 /* Opens the index of model (vectors of dim floats) for KB k, loading or
 ** rebuilding as described above. A factory differing from the file's
-** forces a rebuild. */
+** forces a rebuild, and so do tombstones past the ratio. After a rebuild
+** the index is saved at once (a failure to save is only logged), so the
+** next open loads it. Factory strings: IVF types keep their own ids (an
+** "IDMap2," prefix is dropped); other types are wrapped in IDMap2; types
+** that need training are served by an exact Flat index until
+** 39 * max(nlist, PQ centroids) vectors exist (see kb_vec_is_staging).
+** Errors: RAG_BADARG for a bad factory/dim or stored embeddings of another
+** dimension ("dimension mismatch"). */
 rag_status kb_vec_open(kb *k, const char *model, int dim, const kb_vec_opts *o,
                        kb_vec **out, rag_err *err);
 void kb_vec_close(kb_vec *v); /* NULL is a no-op; does not save */
