@@ -237,6 +237,24 @@ static rag_status insert_chunk(kb *k, int64_t doc_id, size_t i,
   return s;
 }
 
+/* Adds the FTS rows of all chunks of doc_id, one statement per table (see
+** the schema comment in kb_schema.c for why not a trigger). */
+static rag_status index_chunks(kb *k, int64_t doc_id, rag_err *err) {
+  static const kb_st sts[2] = {KB_ST_FTS_ADD, KB_ST_TRI_ADD};
+  rag_status s = RAG_OK;
+  for (int i = 0; i < 2 && !s; i++) {
+    sqlite3_stmt *st;
+    s = kb_stmt(k, sts[i], &st, err);
+    if (s)
+      break;
+    sqlite3_bind_int64(st, 1, doc_id);
+    if (sqlite3_step(st) != SQLITE_DONE)
+      s = kb_dbfail(k, err, i ? "index chunks (trigram)" : "index chunks");
+    sqlite3_reset(st);
+  }
+  return s;
+}
+
 rag_status kb_doc_put(kb *k, const kb_doc *doc, const kb_chunk *chunks,
                       size_t n, const char *model, int dim, const float *vecs,
                       int64_t *doc_id, int64_t *chunk_ids, int64_t **old_ids,
@@ -289,6 +307,8 @@ rag_status kb_doc_put(kb *k, const kb_doc *doc, const kb_chunk *chunks,
     if (!s && chunk_ids)
       chunk_ids[i] = cid;
   }
+  if (!s && n > 0)
+    s = index_chunks(k, id, err);
   if (!s)
     s = bump_generation(k, err);
   if (!s)

@@ -10,9 +10,10 @@
 **   4. kb_fts_search: run both, merge by chunk id, best first
 **
 ** Why the scan: the trigram tokenizer indexes 3-character windows, so a
-** 1-2 character pattern (常见 in Chinese, where most words are two
-** characters) cannot use the index; FTS5 itself would answer LIKE '%xy%'
-** with a full scan of the content. We do that scan once for all short runs
+** 1-2 character pattern (most Chinese words are two characters) cannot use
+** the index; FTS5 would answer LIKE '%xy%' with a full scan of the content
+** (and chunks_tri, being contentless, has none). We scan chunks.text once
+** for all short runs
 ** and score each hit with BM25 over substring counts, so the hits rank
 ** sensibly instead of arriving in rowid order. It costs one pass over the
 ** chunk texts (about 0.1 s per 100 MB), paid only by queries that have a
@@ -152,6 +153,37 @@ char *kb_fts_query(const char *user_text, rag_arena *a) {
 }
 
 /* ---- 3. The CJK path ---- */
+
+void kb_sql_cjk(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  const unsigned char *s = sqlite3_value_text(argv[0]);
+  if (!s) {
+    sqlite3_result_null(ctx);
+    return;
+  }
+  size_t n = (size_t)sqlite3_value_bytes(argv[0]), i = 0, o = 0;
+  /* The result is never longer than the input (a separator byte per run
+  ** boundary replaces at least one skipped byte). */
+  char *out = sqlite3_malloc64(n + 1);
+  if (!out) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  int word, cjk, in_run = 0;
+  while (i < n) {
+    size_t len = char_at(s, n, i, &word, &cjk);
+    if (cjk) {
+      if (!in_run && o > 0)
+        out[o++] = ' ';
+      memcpy(out + o, s + i, len);
+      o += len;
+    }
+    in_run = cjk;
+    i += len;
+  }
+  out[o] = '\0';
+  sqlite3_result_text(ctx, out, (int)o, sqlite3_free);
+}
 
 typedef struct run {
   size_t off, len; /* bytes in the user text */

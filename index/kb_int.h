@@ -27,6 +27,8 @@ typedef enum {
   KB_ST_DOC_DELETE,    /* cascades to chunks, FTS rows, embeddings */
   KB_ST_DOC_INSERT,
   KB_ST_CHUNK_INSERT,
+  KB_ST_FTS_ADD, /* index one document's chunks: one statement, see below */
+  KB_ST_TRI_ADD,
   KB_ST_EMB_INSERT,
   KB_ST_GEN_BUMP,
   KB_ST_GEN_GET,
@@ -71,5 +73,10 @@ void kb_rollback(kb *k);
 /* Copies column col of the current row of st into the arena (NULL for SQL
 ** NULL). Sets *oom when the arena refuses; callers check it once. */
 char *kb_col_str(sqlite3_stmt *st, int col, rag_arena *a, int *oom);
+
+/* SQL function kb_cjk(text): the CJK runs of text joined by single spaces,
+** '' when there are none, NULL for NULL. What chunks_tri indexes (see
+** kb_schema.c); defined in kb_fts.c beside the character classes. */
+void kb_sql_cjk(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 
 #endif

@@ -45,12 +45,30 @@
 **     short that BM25's length normalization would otherwise inflate them.
 **     The weights are stored as the table's persistent 'rank' so ORDER BY
 **     rank uses them (and stays on FTS5's fast top-k path).
-**   chunks_tri(text): external content, tokenize='trigram' (case
-**     insensitive), for CJK runs and substrings.
-** Both tables are kept in step with chunks by triggers, so every path that
-** writes chunks (including ON DELETE CASCADE from documents) updates them
-** in the same transaction; the delete triggers pass the old values, which
-** external-content tables need to remove the right tokens. */
+**   chunks_tri(text): contentless (content=''), tokenize='trigram', one
+**     row per chunk (so its row count still equals chunks'), holding only
+**     kb_cjk(text): the chunk's CJK runs joined by spaces (kb_fts.c).
+**     Trigram indexing of whole texts cost three times the porter index in
+**     time and space for English corpora, yet kb_fts_search only ever
+**     sends CJK runs to this table. kb_cjk is an SQL function registered
+**     on every kb connection; a connection without it (the sqlite3 shell)
+**     cannot delete or re-text chunks, which fails loudly rather than
+**     corrupting the index. Its output is part of the schema: changing
+**     kb_cjk needs a migration that rebuilds chunks_tri ('delete-all',
+**     then re-insert from chunks).
+** Keeping both tables in step with chunks, always in the writer's
+** transaction:
+**   - deletes and updates: triggers, so every path (including ON DELETE
+**     CASCADE from documents) removes the old tokens; they pass the old
+**     values, which external-content tables need to find them.
+**   - inserts: NOT a trigger. kb_doc_put inserts a document's chunks one
+**     statement each, then indexes them all with one INSERT ... SELECT per
+**     FTS table (KB_ST_FTS_ADD, KB_ST_TRI_ADD). SQLite 3.40's FTS5 flushes
+**     its pending terms to a new segment at every statement savepoint, and
+**     an INSERT whose trigger writes an FTS table opens one per row: with
+**     an insert trigger each chunk became its own segment (plus merges),
+**     ten times slower. So any code that inserts chunks must index them
+**     the same way; kb_check reports a chunk the FTS tables lack. */
 static const char *const kb_migrations[] = {
     /* 0 -> 1 */
     "CREATE TABLE documents("
@@ -78,27 +96,25 @@ static const char *const kb_migrations[] = {
     " content='chunks', content_rowid='id',"
     " tokenize='porter unicode61 remove_diacritics 2');"
     "INSERT INTO chunks_fts(chunks_fts, rank) VALUES('rank', 'bm25(1.0, 0.5)');"
-    "CREATE VIRTUAL TABLE chunks_tri USING fts5(text,"
-    " content='chunks', content_rowid='id', tokenize='trigram');"
-    "CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN"
-    " INSERT INTO chunks_fts(rowid, text, heading)"
-    "  VALUES (new.id, new.text, new.heading);"
-    " INSERT INTO chunks_tri(rowid, text) VALUES (new.id, new.text);"
-    "END;"
+    "CREATE VIRTUAL TABLE chunks_tri USING fts5(text, content='',"
+    " tokenize='trigram');"
     "CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN"
     " INSERT INTO chunks_fts(chunks_fts, rowid, text, heading)"
     "  VALUES ('delete', old.id, old.text, old.heading);"
     " INSERT INTO chunks_tri(chunks_tri, rowid, text)"
-    "  VALUES ('delete', old.id, old.text);"
+    "  VALUES ('delete', old.id, kb_cjk(old.text));"
     "END;"
-    "CREATE TRIGGER chunks_au AFTER UPDATE ON chunks BEGIN"
+    /* Only when indexed columns change: fixing ord or offsets must not
+    ** re-index (nor need kb_cjk). */
+    "CREATE TRIGGER chunks_au AFTER UPDATE OF id, text, heading ON chunks"
+    " BEGIN"
     " INSERT INTO chunks_fts(chunks_fts, rowid, text, heading)"
     "  VALUES ('delete', old.id, old.text, old.heading);"
     " INSERT INTO chunks_tri(chunks_tri, rowid, text)"
-    "  VALUES ('delete', old.id, old.text);"
+    "  VALUES ('delete', old.id, kb_cjk(old.text));"
     " INSERT INTO chunks_fts(rowid, text, heading)"
     "  VALUES (new.id, new.text, new.heading);"
-    " INSERT INTO chunks_tri(rowid, text) VALUES (new.id, new.text);"
+    " INSERT INTO chunks_tri(rowid, text) VALUES (new.id, kb_cjk(new.text));"
     "END;"
     /* WITHOUT ROWID: the primary key is the only access path, so the row
     ** lives in the key's b-tree instead of in two. */
@@ -137,6 +153,12 @@ static const char *const kb_sql[KB_ST_COUNT_] = {
     [KB_ST_CHUNK_INSERT] =
         "INSERT INTO chunks(doc_id, ord, text, ntokens, start, \"end\","
         " heading, sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [KB_ST_FTS_ADD] = "INSERT INTO chunks_fts(rowid, text, heading)"
+                      " SELECT id, text, heading FROM chunks"
+                      " WHERE doc_id = ?1 ORDER BY id",
+    [KB_ST_TRI_ADD] = "INSERT INTO chunks_tri(rowid, text)"
+                      " SELECT id, kb_cjk(text) FROM chunks WHERE doc_id = ?1"
+                      " ORDER BY id",
     [KB_ST_EMB_INSERT] = "INSERT INTO embeddings(chunk_id, model, dim, vec)"
                          " VALUES (?1, ?2, ?3, ?4)",
     [KB_ST_GEN_BUMP] = "UPDATE meta SET gen = gen + 1"
@@ -318,6 +340,11 @@ kb_opts kb_opts_default(void) {
 static rag_status configure(kb *k, const kb_opts *o, rag_err *err) {
   sqlite3_extended_result_codes(k->db, 1);
   sqlite3_busy_timeout(k->db, o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 0);
+  if (sqlite3_create_function(k->db, "kb_cjk", 1,
+                              SQLITE_UTF8 | SQLITE_DETERMINISTIC |
+                                  SQLITE_INNOCUOUS,
+                              NULL, kb_sql_cjk, NULL, NULL) != SQLITE_OK)
+    return kb_dbfail(k, err, "register kb_cjk");
   rag_status s = exec_sql(k, "PRAGMA foreign_keys = ON", "pragma", err);
   if (!s && !o->readonly) {
     /* journal_mode is persistent in the file, but setting it is cheap and

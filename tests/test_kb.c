@@ -408,7 +408,11 @@ TEST(check_fails_when_a_trigram_row_is_deleted_behind_its_back) {
   int64_t ids[2];
   put_texts(k, "1", t, 2, 0, 0, ids, NULL, NULL);
   char sql[128];
-  snprintf(sql, sizeof(sql), "DELETE FROM chunks_tri WHERE rowid = %lld",
+  /* chunks_tri is contentless: removing a row takes the 'delete' command
+  ** with the indexed text, which is '' for a chunk without CJK */
+  snprintf(sql, sizeof(sql),
+           "INSERT INTO chunks_tri(chunks_tri, rowid, text)"
+           " VALUES ('delete', %lld, '')",
            (long long)ids[1]);
   raw_exec(sql);
   rag_err_clear(&err);
@@ -447,9 +451,9 @@ TEST(check_fails_when_an_embedding_or_a_chunk_number_is_missing) {
   rag_err_clear(&err);
   ASSERT_EQ(kb_check(k, "m", &err), RAG_CORRUPT);
   ASSERT_CONTAINS(err.msg, "embeddings of m");
-  /* ord 1 removed through the triggers: FTS stays consistent, but the
-  ** document's chunk numbers now have a gap */
-  snprintf(sql, sizeof(sql), "DELETE FROM chunks WHERE id = %lld",
+  /* renumbering a chunk leaves the FTS tables alone, but the document's
+  ** chunk numbers now have a gap */
+  snprintf(sql, sizeof(sql), "UPDATE chunks SET ord = 7 WHERE id = %lld",
            (long long)ids[1]);
   raw_exec(sql);
   rag_err_clear(&err);
@@ -776,6 +780,22 @@ TEST(fts_search_finds_japanese_and_korean) {
   kb_close(k);
 }
 
+TEST(fts_search_finds_cjk_inside_mixed_text_and_ignores_latin_trigrams) {
+  rag_err err;
+  kb *k = open_kb(&err);
+  const char *t[] = {"GPU加速计算 with CUDA", "substring matching"};
+  int64_t ids[2];
+  put_texts(k, "1", t, 2, 0, 0, ids, NULL, NULL);
+  ASSERT(search_finds(k, "加速计算", ids[0]));
+  ASSERT(search_finds(k, "加速", ids[0]));
+  ASSERT(search_finds(k, "cuda", ids[0]));
+  /* only CJK runs reach the trigram table: no substring hit for Latin */
+  ASSERT(!search_finds(k, "string", ids[1]));
+  ASSERT_EQ(counts(k, NULL).trigram_rows, 2);
+  ASSERT_OK(kb_check(k, NULL, &err), &err);
+  kb_close(k);
+}
+
 TEST(fts_search_ranks_better_matches_first_and_honours_k) {
   rag_err err;
   kb *k = open_kb(&err);
@@ -823,6 +843,7 @@ TEST(fts_search_ranks_better_matches_first_and_honours_k) {
   X(fts_search_folds_diacritics)                                               \
   X(fts_search_finds_chinese_by_two_and_four_character_queries)                \
   X(fts_search_finds_japanese_and_korean)                                      \
+  X(fts_search_finds_cjk_inside_mixed_text_and_ignores_latin_trigrams)         \
   X(fts_search_ranks_better_matches_first_and_honours_k)
 
 TEST_MAIN(TESTS)
