@@ -64,7 +64,13 @@ void ing_kb_close(ing_kb *k) {
 
 rag_status ing_kb_flush(ing_kb *k, rag_err *err) {
   int64_t gen = 0;
-  rag_status rc = kb_generation(k->kb, &gen, err);
+  rag_status rc = RAG_OK;
+  /* Index types that cannot remove in place (HNSW) collect tombstones;
+  ** past the configured ratio the index is rebuilt from SQLite. */
+  if (kb_vec_needs_rebuild(k->vec))
+    rc = kb_vec_rebuild(k->vec, k->kb, err);
+  if (!rc)
+    rc = kb_generation(k->kb, &gen, err);
   if (!rc)
     rc = kb_vec_save(k->vec, gen, err);
   if (!rc)
