@@ -137,8 +137,8 @@ static inline rag_status bench_time(bench_op fn, void *ctx, size_t nq,
 /* ---- 2. Raw-library baselines (bench_raw.c) ---- */
 
 /* A read-only SQLite connection to <kbdir>/kb.sqlite with one prepared
-** statement: SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE
-** chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2. */
+** statement: SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?1
+** ORDER BY rank LIMIT ?2 (why rank and not bm25(): see bench_raw.c). */
 typedef struct bench_fts bench_fts;
 
 rag_status bench_fts_open(const char *kbdir, bench_fts **out, rag_err *err);
