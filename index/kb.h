@@ -30,7 +30,10 @@ typedef struct kb_opts {
 
 kb_opts kb_opts_default(void);
 
-/* Opens (and migrates) the KB in directory dir. *out NULL on failure. */
+/* Opens (and migrates) the KB in directory dir. *out NULL on failure:
+** RAG_NOTFOUND when there is no KB and opts->create is 0, RAG_UNSUPPORTED
+** when its schema is newer than KB_SCHEMA_VERSION (or older and the handle
+** is read-only). opts NULL means kb_opts_default(). */
 rag_status kb_open(const char *dir, const kb_opts *opts, kb **out,
                    rag_err *err);
 void kb_close(kb *k); /* NULL is a no-op */
@@ -68,7 +71,10 @@ typedef struct kb_chunk {
 ** when dim > 0, one embedding per chunk for `model` (vecs holds n*dim
 ** floats). Bumps the generation. On success: *doc_id, chunk_ids[0..n) (a
 ** caller array of n) and the removed chunk ids of the replaced document in
-** *old_ids (malloc'd, caller frees; NULL when none) / *nold. */
+** *old_ids (malloc'd, caller frees; NULL when none) / *nold. chunk_ids,
+** old_ids and nold may be NULL. doc->meta_json must be a JSON object
+** (RAG_BADARG otherwise). On failure nothing is written: the previous
+** version of the document stays, *old_ids is NULL and *nold 0. */
 rag_status kb_doc_put(kb *k, const kb_doc *doc, const kb_chunk *chunks,
                       size_t n, const char *model, int dim, const float *vecs,
                       int64_t *doc_id, int64_t *chunk_ids, int64_t **old_ids,
@@ -129,8 +135,10 @@ typedef struct kb_fts_hit {
 } kb_fts_hit;
 
 /* Top k chunks by BM25 for user text (escaped with kb_fts_query). Text
-** with CJK characters also searches the trigram table and merges. *hits in
-** the arena, best first; *n may be 0. */
+** with CJK characters also searches the trigram table (runs of 3+
+** characters) and scans chunk texts for runs of 1-2 characters (a full
+** pass, paid only by such queries); a chunk found both ways keeps its
+** better score. *hits in the arena, best first; *n may be 0. */
 rag_status kb_fts_search(kb *k, const char *user_text, size_t k_max,
                          rag_arena *a, kb_fts_hit **hits, size_t *n,
                          rag_err *err);
@@ -140,6 +148,8 @@ rag_status kb_fts_search(kb *k, const char *user_text, size_t k_max,
 /* Reads blob `key`; *found = 0 when absent. *blob in the arena. */
 rag_status kb_meta_get(kb *k, const char *key, rag_arena *a, void **blob,
                        size_t *len, int64_t *gen, int *found, rag_err *err);
+/* Inserts or replaces blob `key` (len bytes, may be 0) tagged with gen.
+** The key "generation" is reserved (RAG_BADARG). */
 rag_status kb_meta_put(kb *k, const char *key, const void *blob, size_t len,
                        int64_t gen, rag_err *err);
 

@@ -70,6 +70,11 @@ rag_status kb_exec_st(kb *k, kb_st id, rag_err *err, const char *what);
 ** failure path, where the first error is the one worth reporting. */
 void kb_rollback(kb *k);
 
+/* Prepares sql outside the cache (finalize it yourself); err says
+** "kb: <what>: ..." on failure. */
+rag_status kb_prepare(kb *k, const char *sql, sqlite3_stmt **st, rag_err *err,
+                      const char *what);
+
 /* Copies column col of the current row of st into the arena (NULL for SQL
 ** NULL). Sets *oom when the arena refuses; callers check it once. */
 char *kb_col_str(sqlite3_stmt *st, int col, rag_arena *a, int *oom);

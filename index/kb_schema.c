@@ -241,6 +241,13 @@ void kb_rollback(kb *k) {
   kb_exec_st(k, KB_ST_ROLLBACK, &ignored, "rollback");
 }
 
+rag_status kb_prepare(kb *k, const char *sql, sqlite3_stmt **st, rag_err *err,
+                      const char *what) {
+  if (sqlite3_prepare_v2(k->db, sql, -1, st, NULL) != SQLITE_OK)
+    return kb_dbfail(k, err, what);
+  return RAG_OK;
+}
+
 char *kb_col_str(sqlite3_stmt *st, int col, rag_arena *a, int *oom) {
   const unsigned char *s = sqlite3_column_text(st, col);
   if (!s)

@@ -284,6 +284,42 @@ TEST(generation_increases_on_each_put_and_delete) {
   kb_close(k);
 }
 
+TEST(a_document_without_chunks_is_stored_and_checks_clean) {
+  rag_err err;
+  kb *k = open_kb(&err);
+  kb_doc d = {.source = "empty.txt", .size = 0};
+  int64_t id = 0;
+  ASSERT_OK(
+      kb_doc_put(k, &d, NULL, 0, NULL, 0, NULL, &id, NULL, NULL, NULL, &err),
+      &err);
+  ASSERT(id > 0);
+  kb_counts c = counts(k, NULL);
+  ASSERT_EQ(c.docs, 1);
+  ASSERT_EQ(c.chunks, 0);
+  ASSERT_OK(kb_check(k, NULL, &err), &err);
+  kb_close(k);
+}
+
+TEST(a_second_handle_sees_commits_of_the_first) {
+  rag_err err;
+  kb *k1 = open_kb(&err);
+  kb *k2 = open_kb(&err);
+  const char *t[] = {"shared words"};
+  int64_t ids[1];
+  put_texts(k1, "doc", t, 1, 0, 0, ids, NULL, NULL);
+  int64_t g1, g2;
+  ASSERT_OK(kb_generation(k1, &g1, &err), &err);
+  ASSERT_OK(kb_generation(k2, &g2, &err), &err);
+  ASSERT_EQ(g1, g2);
+  ASSERT(search_finds(k2, "shared", ids[0]));
+  int found;
+  ASSERT_OK(kb_doc_delete(k2, "doc", &found, NULL, NULL, &err), &err);
+  ASSERT_EQ(found, 1);
+  ASSERT_EQ(counts(k1, NULL).chunks, 0);
+  kb_close(k2);
+  kb_close(k1);
+}
+
 /* ---- failures keep the previous version ---- */
 
 static void assert_still_v1(kb *k, const int64_t *ids) {
@@ -822,6 +858,8 @@ TEST(fts_search_ranks_better_matches_first_and_honours_k) {
   X(replace_removes_old_chunks_fts_rows_and_embeddings)                        \
   X(delete_leaves_no_rows_in_any_table)                                        \
   X(generation_increases_on_each_put_and_delete)                               \
+  X(a_document_without_chunks_is_stored_and_checks_clean)                      \
+  X(a_second_handle_sees_commits_of_the_first)                                 \
   X(failed_put_with_missing_vectors_writes_nothing)                            \
   X(failed_put_mid_transaction_rolls_back_to_the_previous_version)             \
   X(committed_put_survives_sigkill_of_the_writer)                              \
