@@ -6,11 +6,15 @@
 **   dim=N       vector dimension, 8..65536 (cfg embedding.dim)
 **   ngram=A-B   character n-gram sizes (cfg embedding.char_ngram_min/max);
 **               "ngram=0" turns character n-grams off
-**   bigram=W    weight of the word-bigram family (EMB_HASH_W_BIGRAM)
+**   bigram=W    weight of the word-bigram family (default
+**               EMB_HASH_W_BIGRAM from dim EMB_HASH_BIGRAM_MIN_DIM up,
+**               0 below, where collisions cost more than bigrams give)
 **   char=W      total weight of one word's character n-grams
 **               (EMB_HASH_W_CHAR)
-**   stop=query|both|none   where English stopwords are dropped
-** The model id ("hash-v1-d512-n3-5", plus every non-default knob) names
+**   stop=both|query|none   where English stopwords are dropped (both)
+** Corpus statistics (set_stats) weight query terms by IDF; document
+** vectors do not depend on them, so they stay valid as the corpus grows.
+** The model id ("hash-v2-d512-n3-5", plus every non-default knob) names
 ** everything that changes the vectors.
 ** Ownership: emb_open/emb_close as for every provider; set_stats borrows
 **            the statistics.
@@ -25,9 +29,10 @@
 
 #include "embedding/emb.h"
 
-#define EMB_HASH_W_UNIGRAM 1.0 /* weight of a stemmed word */
-#define EMB_HASH_W_BIGRAM 0.5  /* weight of two adjacent words */
-#define EMB_HASH_W_CHAR 0.5    /* all character n-grams of one word */
+#define EMB_HASH_W_UNIGRAM 1.0       /* weight of a stemmed word */
+#define EMB_HASH_W_BIGRAM 0.5        /* weight of two adjacent words ... */
+#define EMB_HASH_BIGRAM_MIN_DIM 8192 /* ... from this dim up, else 0 */
+#define EMB_HASH_W_CHAR 0.5          /* all character n-grams of one word */
 
 /* The provider table entry (for emb_find). */
 extern const emb_vtab emb_hash_vtab;

@@ -151,17 +151,43 @@ TEST(hash_rare_shared_term_outweighs_a_common_one) {
   rag_termstats_free(ts);
 }
 
-TEST(hash_queries_drop_stopwords_documents_keep_them) {
+TEST(hash_drops_stopwords_from_both_sides_unless_told_otherwise) {
   emb_provider *p = open_spec("hash:dim=1024");
+  emb_provider *k = open_spec("hash:dim=1024,stop=query");
   const char *t[] = {"the of and", "wing"};
   float *q = embed(p, t, 2, EMB_QUERY);
   float *d = embed(p, t, 2, EMB_DOCUMENT);
+  float *kd = embed(k, t, 2, EMB_DOCUMENT);
   ASSERT_NEAR(dot(q, q, 1024), 0.0, 0.0); /* only stopwords: zero */
-  ASSERT_NEAR(dot(d, d, 1024), 1.0, 1e-5);
+  ASSERT_NEAR(dot(d, d, 1024), 0.0, 0.0);
+  ASSERT_NEAR(dot(kd, kd, 1024), 1.0, 1e-5); /* stop=query keeps them */
   ASSERT(memcmp(q + 1024, d + 1024, 1024 * sizeof(float)) == 0);
+  ASSERT_STR_EQ(emb_model(k), "hash-v2-d1024-n3-5-squery");
   free(q);
   free(d);
+  free(kd);
   emb_close(p);
+  emb_close(k);
+}
+
+TEST(hash_document_vectors_do_not_depend_on_corpus_stats) {
+  rag_termstats *ts = rag_termstats_new();
+  for (size_t i = 0; i < NDOCS; i++)
+    ASSERT_EQ(rag_termstats_add(ts, DOCS[i], strlen(DOCS[i]), 1), RAG_OK);
+  emb_provider *p = open_spec("hash:dim=8192");
+  float *before = embed(p, DOCS, NDOCS, EMB_DOCUMENT);
+  float *qbefore = embed(p, DOCS, 1, EMB_QUERY);
+  emb_set_stats(p, ts);
+  float *after = embed(p, DOCS, NDOCS, EMB_DOCUMENT);
+  float *qafter = embed(p, DOCS, 1, EMB_QUERY);
+  ASSERT(memcmp(before, after, NDOCS * 8192 * sizeof(float)) == 0);
+  ASSERT(memcmp(qbefore, qafter, 8192 * sizeof(float)) != 0); /* IDF */
+  free(before);
+  free(after);
+  free(qbefore);
+  free(qafter);
+  emb_close(p);
+  rag_termstats_free(ts);
 }
 
 TEST(hash_options_change_dim_and_model_id) {
@@ -171,10 +197,25 @@ TEST(hash_options_change_dim_and_model_id) {
   emb_provider *d = open_spec("hash:dim=768,ngram=2-4,bigram=0.25");
   ASSERT_EQ(emb_dim(a), 512);
   ASSERT_EQ(emb_dim(b), 768);
-  ASSERT_STR_EQ(emb_model(a), "hash-v1-d512-n3-5");
-  ASSERT_STR_EQ(emb_model(b), "hash-v1-d768-n3-5");
-  ASSERT_STR_EQ(emb_model(c), "hash-v1-d768-n2-4");
-  ASSERT_STR_EQ(emb_model(d), "hash-v1-d768-n2-4-b0.25");
+  ASSERT_STR_EQ(emb_model(a), "hash-v2-d512-n3-5");
+  ASSERT_STR_EQ(emb_model(b), "hash-v2-d768-n3-5");
+  ASSERT_STR_EQ(emb_model(c), "hash-v2-d768-n2-4");
+  ASSERT_STR_EQ(emb_model(d), "hash-v2-d768-n2-4-b0.25");
+  /* Bigrams default to on only where the dimension leaves room. */
+  emb_provider *e = open_spec("hash:dim=8192,bigram=0.5");
+  emb_provider *f = open_spec("hash:dim=512,bigram=0.5");
+  emb_provider *g = open_spec("hash:dim=8192");
+  ASSERT_STR_EQ(emb_model(e), "hash-v2-d8192-n3-5");
+  ASSERT_STR_EQ(emb_model(f), "hash-v2-d512-n3-5-b0.5");
+  const char *two[] = {"swept wing"};
+  float *ve = embed(e, two, 1, EMB_DOCUMENT);
+  float *vg = embed(g, two, 1, EMB_DOCUMENT);
+  ASSERT(memcmp(ve, vg, 8192 * sizeof(float)) == 0);
+  free(ve);
+  free(vg);
+  emb_close(e);
+  emb_close(f);
+  emb_close(g);
   /* Different n-grams give different vectors under the same dim. */
   const char *t[] = {"aerodynamics"};
   float *vb = embed(b, t, 1, EMB_DOCUMENT);
@@ -271,7 +312,8 @@ TEST(fake_provider_fails_the_nth_call_on_request) {
   X(hash_vectors_are_identical_across_runs_and_thread_counts)                  \
   X(hash_similar_texts_score_higher_than_unrelated_ones)                       \
   X(hash_rare_shared_term_outweighs_a_common_one)                              \
-  X(hash_queries_drop_stopwords_documents_keep_them)                           \
+  X(hash_drops_stopwords_from_both_sides_unless_told_otherwise)                \
+  X(hash_document_vectors_do_not_depend_on_corpus_stats)                       \
   X(hash_options_change_dim_and_model_id)                                      \
   X(emb_open_reports_unknown_providers_and_bad_options)                        \
   X(emb_open_uses_the_config_provider_without_a_spec)                          \
