@@ -12,12 +12,11 @@
 ** Why the scan: the trigram tokenizer indexes 3-character windows, so a
 ** 1-2 character pattern (most Chinese words are two characters) cannot use
 ** the index; FTS5 would answer LIKE '%xy%' with a full scan of the content
-** (and chunks_tri, being contentless, has none). We scan chunks.text once
-** for all short runs
-** and score each hit with BM25 over substring counts, so the hits rank
-** sensibly instead of arriving in rowid order. It costs one pass over the
-** chunk texts (about 0.1 s per 100 MB), paid only by queries that have a
-** short CJK run. */
+** (and chunks_tri, being contentless, has none). We scan the texts of the
+** chunks that hold CJK once for all short runs and score each hit with
+** BM25 over substring counts, so the hits rank sensibly instead of
+** arriving in rowid order. It costs one pass over those texts (about 0.1 s
+** per 100 MB), paid only by queries that have a short CJK run. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,9 +161,9 @@ void kb_sql_cjk(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   size_t n = (size_t)sqlite3_value_bytes(argv[0]), i = 0, o = 0;
-  /* The result is never longer than the input (a separator byte per run
-  ** boundary replaces at least one skipped byte). */
-  char *out = sqlite3_malloc64(n + 1);
+  /* Runs joined by one space are never longer than the input (a space per
+  ** run boundary replaces at least one skipped byte); the tail adds 2. */
+  char *out = sqlite3_malloc64(n + 3);
   if (!out) {
     sqlite3_result_error_nomem(ctx);
     return;
@@ -180,6 +179,14 @@ void kb_sql_cjk(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
     in_run = cjk;
     i += len;
+  }
+  /* Two trailing spaces give any CJK text at least one trigram, even a
+  ** lone 2-character word, so "chunk has CJK" is exactly "its docsize
+  ** counts a token" (scan_short_runs relies on it). Trigrams with spaces
+  ** never match: search_long_runs sends only space-free runs. */
+  if (o > 0) {
+    out[o++] = ' ';
+    out[o++] = ' ';
   }
   out[o] = '\0';
   sqlite3_result_text(ctx, out, (int)o, sqlite3_free);
@@ -291,15 +298,21 @@ static int by_score_desc(const void *x, const void *y) {
   return (a->chunk_id > b->chunk_id) - (a->chunk_id < b->chunk_id);
 }
 
-/* Scans every chunk text once, counting each short run, then scores with
-** BM25 (k1 1.2, b 0.75; lengths in bytes, which only enter as a ratio)
-** summed over runs, and appends the best k_max hits. */
+/* Scans the text of every chunk holding CJK once, counting each short run,
+** then scores with BM25 (k1 1.2, b 0.75; N and the average length over
+** those chunks; lengths in bytes, which only enter as a ratio) summed over
+** runs, and appends the best k_max hits. Chunks without CJK are skipped
+** through chunks_tri's docsize shadow table: its sz column is the varint
+** token count, x'00' exactly when kb_cjk(text) was '' (FTS5's on-disk
+** format, fixed since 3.9). An English KB thus pays nothing here. */
 static rag_status scan_short_runs(kb *k, const char *text, const run *runs,
                                   int nruns, size_t k_max, hitlist *out,
                                   rag_err *err) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(k->db, "SELECT id, text FROM chunks", -1, &st, NULL) !=
-      SQLITE_OK)
+  if (sqlite3_prepare_v2(k->db,
+                         "SELECT c.id, c.text FROM chunks_tri_docsize d"
+                         " JOIN chunks c ON c.id = d.id WHERE d.sz <> x'00'",
+                         -1, &st, NULL) != SQLITE_OK)
     return kb_dbfail(k, err, "substring search");
   scan_hit *hits = NULL;
   size_t nh = 0, cap = 0;

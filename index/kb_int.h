@@ -79,8 +79,9 @@ rag_status kb_prepare(kb *k, const char *sql, sqlite3_stmt **st, rag_err *err,
 ** NULL). Sets *oom when the arena refuses; callers check it once. */
 char *kb_col_str(sqlite3_stmt *st, int col, rag_arena *a, int *oom);
 
-/* SQL function kb_cjk(text): the CJK runs of text joined by single spaces,
-** '' when there are none, NULL for NULL. What chunks_tri indexes (see
+/* SQL function kb_cjk(text): the CJK runs of text joined by single spaces
+** plus two trailing spaces, '' when there are none, NULL for NULL. What
+*chunks_tri indexes (see
 ** kb_schema.c); defined in kb_fts.c beside the character classes. */
 void kb_sql_cjk(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 

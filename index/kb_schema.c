@@ -116,14 +116,16 @@ static const char *const kb_migrations[] = {
     "  VALUES (new.id, new.text, new.heading);"
     " INSERT INTO chunks_tri(rowid, text) VALUES (new.id, kb_cjk(new.text));"
     "END;"
-    /* WITHOUT ROWID: the primary key is the only access path, so the row
-    ** lives in the key's b-tree instead of in two. */
+    /* A rowid table on purpose, not WITHOUT ROWID: rows then live in a
+    ** table b-tree, where up to ~4 KB stay on the page, so a 384- or 768-
+    ** dim vector (1.5 / 3 KB) needs no overflow page. WITHOUT ROWID keeps
+    ** at most ~1 KB inline and tripled the table's size on disk. */
     "CREATE TABLE embeddings("
     " chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,"
     " model TEXT NOT NULL,"
     " dim INTEGER NOT NULL CHECK (dim > 0),"
     " vec BLOB NOT NULL,"
-    " PRIMARY KEY (chunk_id, model)) WITHOUT ROWID;"
+    " PRIMARY KEY (chunk_id, model));"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB,"
     " gen INTEGER NOT NULL DEFAULT 0);"
     "INSERT INTO meta(key, value, gen) VALUES ('generation', NULL, 0);",

@@ -819,15 +819,19 @@ TEST(fts_search_finds_japanese_and_korean) {
 TEST(fts_search_finds_cjk_inside_mixed_text_and_ignores_latin_trigrams) {
   rag_err err;
   kb *k = open_kb(&err);
-  const char *t[] = {"GPU加速计算 with CUDA", "substring matching"};
-  int64_t ids[2];
-  put_texts(k, "1", t, 2, 0, 0, ids, NULL, NULL);
+  const char *t[] = {"GPU加速计算 with CUDA", "substring matching",
+                     "an English text with one word, 中文, inside"};
+  int64_t ids[3];
+  put_texts(k, "1", t, 3, 0, 0, ids, NULL, NULL);
+  /* a lone two-character word is still found (and only there) */
+  ASSERT(search_finds(k, "中文", ids[2]));
+  ASSERT(!search_finds(k, "中文", ids[0]));
   ASSERT(search_finds(k, "加速计算", ids[0]));
   ASSERT(search_finds(k, "加速", ids[0]));
   ASSERT(search_finds(k, "cuda", ids[0]));
   /* only CJK runs reach the trigram table: no substring hit for Latin */
   ASSERT(!search_finds(k, "string", ids[1]));
-  ASSERT_EQ(counts(k, NULL).trigram_rows, 2);
+  ASSERT_EQ(counts(k, NULL).trigram_rows, 3);
   ASSERT_OK(kb_check(k, NULL, &err), &err);
   kb_close(k);
 }
