@@ -41,7 +41,7 @@ static const opt opts[] = {
     O("chunk", "overlap", T_INT, chunk.overlap, 0, 50000, NULL, 50),
     O("chunk", "min_size", T_INT, chunk.min_size, 0, 10000, NULL, 32),
     O("embedding", "provider", T_STR, embedding.provider, 0, 0, "hash", 0),
-    O("embedding", "dim", T_INT, embedding.dim, 8, 65536, NULL, 512),
+    O("embedding", "dim", T_INT, embedding.dim, 8, 65536, NULL, 1024),
     O("embedding", "char_ngram_min", T_INT, embedding.char_ngram_min, 0, 16,
       NULL, 3),
     O("embedding", "char_ngram_max", T_INT, embedding.char_ngram_max, 0, 16,

@@ -25,7 +25,7 @@ typedef struct rag_cfg {
 
   struct {
     char *provider;     /* "hash" */
-    int dim;            /* hash embedder dimension (512) */
+    int dim;            /* hash embedder dimension (1024) */
     int char_ngram_min; /* 3 */
     int char_ngram_max; /* 5 */
     int batch;          /* texts per embed call (64) */
