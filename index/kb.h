@@ -125,8 +125,10 @@ rag_status kb_embeddings_each(kb *k, const char *model, kb_vec_cb cb,
 /* Builds a safe FTS5 MATCH expression from user text: every term becomes a
 ** double-quoted string (embedded quotes doubled), terms joined with OR, so
 ** no user input (quotes, NEAR, *, ^, column filters, parentheses, AND/OR/
-** NOT) can cause an FTS5 syntax error. Returns NULL when the text has no
-** searchable term. Result in the arena. */
+** NOT) can cause an FTS5 syntax error. English stopwords are dropped when
+** the text has any other term (they would make FTS5 score nearly every
+** chunk). Returns NULL when the text has no searchable term. Result in the
+** arena. */
 char *kb_fts_query(const char *user_text, rag_arena *a);
 
 typedef struct kb_fts_hit {

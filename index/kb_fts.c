@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/rag_buf.h"
+#include "core/rag_tok.h"
 #include "index/kb_int.h"
 
 /* More terms than this add nothing to ranking and make the MATCH slow; a
@@ -113,15 +114,35 @@ static size_t char_at(const unsigned char *s, size_t n, size_t i, int *word,
 
 /* ---- 2. kb_fts_query ---- */
 
+/* 1 when the word s[0..n) is an English stopword ("what", "the", "of"). */
+static int is_stop(const unsigned char *s, size_t n) {
+  char low[RAG_TOK_MAX];
+  if (n >= sizeof(low))
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] >= 0x80)
+      return 0;
+    low[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+  }
+  low[n] = '\0';
+  return rag_tok_is_stopword(low, n);
+}
+
 char *kb_fts_query(const char *user_text, rag_arena *a) {
   if (!user_text || !a)
     return NULL;
   const unsigned char *s = (const unsigned char *)user_text;
-  size_t n = strlen(user_text), i = 0;
-  int nterms = 0, word, cjk, bad = 0;
-  rag_buf b;
-  rag_buf_init(&b, 0);
-  while (i < n && nterms < KB_FTS_MAX_TERMS && !bad) {
+  size_t n = strlen(user_text);
+  int word, cjk;
+  /* Pass 1: find the terms. Stopwords are dropped when the query has any
+  ** other term: in an OR query they match nearly every chunk, so FTS5
+  ** would score the whole KB (latency grows with its size) for terms whose
+  ** IDF adds almost nothing to the ranking. A query of stopwords only
+  ** keeps them, so "to be or not to be" still finds its text. */
+  size_t starts[KB_FTS_MAX_TERMS], ends[KB_FTS_MAX_TERMS];
+  unsigned char stop[KB_FTS_MAX_TERMS];
+  int nterms = 0, ncontent = 0;
+  for (size_t i = 0; i < n && nterms < KB_FTS_MAX_TERMS;) {
     size_t len = char_at(s, n, i, &word, &cjk);
     if (!word) {
       i += len;
@@ -134,18 +155,31 @@ char *kb_fts_query(const char *user_text, rag_arena *a) {
         break;
       i += len;
     }
-    /* Inside "...", FTS5 treats everything as a string to tokenize, so no
-    ** operator survives; a quote would end the string, so it is doubled
-    ** (our terms never hold one, but the rule costs nothing). */
-    bad |= rag_buf_puts(&b, nterms ? " OR \"" : "\"") != RAG_OK;
-    for (size_t j = start; j < i && !bad; j++)
+    starts[nterms] = start;
+    ends[nterms] = i;
+    stop[nterms] = (unsigned char)is_stop(s + start, i - start);
+    ncontent += !stop[nterms];
+    nterms++;
+  }
+  /* Pass 2: quote each kept term. Inside "...", FTS5 treats everything as
+  ** a string to tokenize, so no operator survives; a quote would end the
+  ** string, so it is doubled (our terms never hold one, but the rule costs
+  ** nothing). */
+  rag_buf b;
+  rag_buf_init(&b, 0);
+  int bad = 0, out = 0;
+  for (int t = 0; t < nterms && !bad; t++) {
+    if (ncontent && stop[t])
+      continue;
+    bad |= rag_buf_puts(&b, out ? " OR \"" : "\"") != RAG_OK;
+    for (size_t j = starts[t]; j < ends[t] && !bad; j++)
       bad |= rag_buf_append(&b, s[j] == '"' ? "\"\"" : (const char *)&s[j],
                             s[j] == '"' ? 2 : 1) != RAG_OK;
     bad |= rag_buf_putc(&b, '"') != RAG_OK;
-    nterms++;
+    out++;
   }
   char *q = NULL;
-  if (!bad && nterms > 0)
+  if (!bad && out > 0)
     q = rag_arena_strndup(a, b.data, b.len);
   rag_buf_free(&b);
   return q;

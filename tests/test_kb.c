@@ -692,12 +692,23 @@ TEST(fts_query_quotes_every_term_and_keeps_repeats) {
   rag_arena *a = rag_arena_new(0);
   ASSERT_STR_EQ(kb_fts_query("Hello, world! hello", a),
                 "\"Hello\" OR \"world\" OR \"hello\"");
+  /* "a" is a stopword, dropped because the query has other terms. */
   ASSERT_STR_EQ(kb_fts_query("NEAR(a b) text: x*", a),
-                "\"NEAR\" OR \"a\" OR \"b\" OR \"text\" OR \"x\"");
+                "\"NEAR\" OR \"b\" OR \"text\" OR \"x\"");
   ASSERT_STR_EQ(kb_fts_query("café 向量，检索", a),
                 "\"café\" OR \"向量\" OR \"检索\"");
   ASSERT(kb_fts_query("  ()\"*^:-  ", a) == NULL);
   ASSERT(kb_fts_query("", a) == NULL);
+  rag_arena_free(a);
+}
+
+TEST(fts_query_drops_stopwords_unless_nothing_else_is_left) {
+  rag_arena *a = rag_arena_new(0);
+  ASSERT_STR_EQ(kb_fts_query("What is the flow of a Wing?", a),
+                "\"flow\" OR \"Wing\"");
+  ASSERT_STR_EQ(kb_fts_query("to be or not to be", a),
+                "\"to\" OR \"be\" OR \"or\" OR \"not\" OR \"to\" OR "
+                "\"be\"");
   rag_arena_free(a);
 }
 
@@ -879,6 +890,7 @@ TEST(fts_search_ranks_better_matches_first_and_honours_k) {
   X(open_rejects_a_schema_newer_than_the_binary)                               \
   X(open_without_create_reports_a_missing_kb)                                  \
   X(fts_query_quotes_every_term_and_keeps_repeats)                             \
+  X(fts_query_drops_stopwords_unless_nothing_else_is_left)                     \
   X(fts_search_never_fails_on_query_syntax)                                    \
   X(fts_search_treats_operators_and_quoted_phrases_as_words)                   \
   X(fts_search_stems_runs_to_find_running)                                     \
