@@ -435,8 +435,10 @@ static rag_status hash_embed(emb_provider *p, const char *const *texts,
   int failed = 0;
   /* Each text is one iteration, computed start to finish by one thread
   ** into its own row: no reduction crosses threads, so the output is the
-  ** same for every thread count and schedule. */
-#pragma omp parallel
+  ** same for every thread count and schedule. A single text (a query)
+  ** stays on the calling thread: waking the team costs more than the
+  ** work, and its spinning threads would compete with FAISS's. */
+#pragma omp parallel if (n > 1)
   {
     scratch sc = {0};
     sc.e = e;
