@@ -40,7 +40,7 @@ void kb_close(kb *k); /* NULL is a no-op */
 const char *kb_dir(const kb *k); /* owned by k */
 /* Schema version of an open KB (KB_SCHEMA_VERSION after migration). */
 int kb_schema_version(kb *k);
-#define KB_SCHEMA_VERSION 1
+#define KB_SCHEMA_VERSION 2
 
 rag_status kb_generation(kb *k, int64_t *gen, rag_err *err);
 

@@ -129,6 +129,43 @@ static const char *const kb_migrations[] = {
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB,"
     " gen INTEGER NOT NULL DEFAULT 0);"
     "INSERT INTO meta(key, value, gen) VALUES ('generation', NULL, 0);",
+    /* 1 -> 2: the embedding cache of remote providers and durable ingest
+    ** jobs.
+    ** emb_cache: one vector per (model, sha256 of the exact text sent), so
+    **   re-ingesting unchanged text calls no provider. Rows outlive the
+    **   chunks they were made for (a re-ingest after a delete hits them);
+    **   prune with DELETE ... WHERE used_at < ?.
+    ** jobs: every ingest (upload, CLI, watch) is a row; state moves
+    **   queued -> running -> done | failed, and a failed attempt goes back
+    **   to queued with next_run_at in the future until attempts reaches
+    **   max_attempts. A job found 'running' at startup belonged to a
+    **   process that died: it is requeued. */
+    "CREATE TABLE emb_cache("
+    " model TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " dim INTEGER NOT NULL CHECK (dim > 0),"
+    " vec BLOB NOT NULL,"
+    " used_at INTEGER NOT NULL,"
+    " PRIMARY KEY (model, sha256));"
+    "CREATE TABLE jobs("
+    " id INTEGER PRIMARY KEY,"
+    " kind TEXT NOT NULL,"   /* 'ingest', 'remove', 'rename', 'scan' */
+    " source TEXT NOT NULL," /* path or beir:<id>; 'rename': old */
+    " target TEXT,"          /* 'rename': the new path */
+    " origin TEXT NOT NULL DEFAULT 'cli'," /* 'cli', 'upload', 'watch' */
+    " batch TEXT,"                         /* groups the jobs of one request */
+    " state TEXT NOT NULL DEFAULT 'queued'"
+    "  CHECK (state IN ('queued', 'running', 'done', 'failed')),"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " max_attempts INTEGER NOT NULL DEFAULT 5,"
+    " next_run_at REAL NOT NULL DEFAULT 0,"
+    " error TEXT,"
+    " done_units INTEGER NOT NULL DEFAULT 0,"
+    " total_units INTEGER NOT NULL DEFAULT 0,"
+    " created_at REAL NOT NULL,"
+    " updated_at REAL NOT NULL);"
+    "CREATE INDEX jobs_state ON jobs(state, next_run_at);"
+    "CREATE INDEX jobs_batch ON jobs(batch);",
 };
 
 #define KB_NMIGRATIONS (int)(sizeof(kb_migrations) / sizeof(kb_migrations[0]))

@@ -673,6 +673,26 @@ TEST(open_rejects_a_schema_newer_than_the_binary) {
   ASSERT_CONTAINS(err.msg, "upgrade");
 }
 
+TEST(version_1_kb_migrates_to_the_current_schema_keeping_its_data) {
+  rag_err err;
+  kb *k = open_kb(&err);
+  const char *t[] = {"migration keeps this text"};
+  put_texts(k, "doc", t, 1, 0, 0, NULL, NULL, NULL);
+  kb_close(k);
+  /* Undo migration 1 -> 2 by hand: the KB is then as version 1 left it. */
+  raw_exec("DROP TABLE emb_cache; DROP TABLE jobs; PRAGMA user_version = 1");
+  char dir[4200];
+  snprintf(dir, sizeof(dir), "%s/kb", test_tmpdir());
+  kb_opts o = kb_opts_default();
+  ASSERT_OK(kb_open(dir, &o, &k, &err), &err);
+  ASSERT_EQ(kb_schema_version(k), KB_SCHEMA_VERSION);
+  ASSERT_EQ(counts(k, NULL).chunks, 1);
+  ASSERT_OK(kb_check(k, NULL, &err), &err);
+  kb_close(k);
+  raw_exec("INSERT INTO jobs(kind, source, created_at, updated_at)"
+           " VALUES ('ingest', 'x', 0, 0)");
+}
+
 TEST(open_without_create_reports_a_missing_kb) {
   char dir[4200];
   snprintf(dir, sizeof(dir), "%s/absent", test_tmpdir());
@@ -888,6 +908,7 @@ TEST(fts_search_ranks_better_matches_first_and_honours_k) {
   X(chunk_texts_each_visits_chunks_in_id_order_and_can_stop)                   \
   X(fresh_kb_has_the_current_schema_and_reopening_keeps_data)                  \
   X(open_rejects_a_schema_newer_than_the_binary)                               \
+  X(version_1_kb_migrates_to_the_current_schema_keeping_its_data)              \
   X(open_without_create_reports_a_missing_kb)                                  \
   X(fts_query_quotes_every_term_and_keeps_repeats)                             \
   X(fts_query_drops_stopwords_unless_nothing_else_is_left)                     \
