@@ -96,6 +96,8 @@ static void *field(rag_cfg *c, const opt *o) {
 void rag_cfg_free(rag_cfg *c) {
   if (!c)
     return;
+  free(c->sections_json);
+  c->sections_json = NULL;
   for (size_t i = 0; i < NOPTS; i++) {
     if (opts[i].type == T_STR) {
       char **p = field(c, &opts[i]);
@@ -107,6 +109,9 @@ void rag_cfg_free(rag_cfg *c) {
 
 rag_status rag_cfg_default(rag_cfg *c, rag_err *err) {
   memset(c, 0, sizeof(*c));
+  c->sections_json = rag_strdup("{}");
+  if (!c->sections_json)
+    return rag_fail(err, RAG_NOMEM, "config: out of memory");
   for (size_t i = 0; i < NOPTS; i++) {
     const opt *o = &opts[i];
     void *f = field(c, o);
@@ -234,6 +239,7 @@ rag_status rag_cfg_apply_json(rag_cfg *c, const char *json, rag_err *err) {
     return rag_fail(err, RAG_BADARG, "config: invalid JSON near byte %zu", off);
   }
   rag_status rc = RAG_OK;
+  cJSON *sections = NULL; /* references into root */
   if (!cJSON_IsObject(root)) {
     rc = rag_fail(err, RAG_BADARG, "config: top level must be an object");
     goto out;
@@ -254,15 +260,21 @@ rag_status rag_cfg_apply_json(rag_cfg *c, const char *json, rag_err *err) {
     if (!o) {
       /* Sections that later modules own (providers, models, routes, server,
       ** watch) are accepted here and read by those modules. */
-      static const char *const later[] = {"providers", "models", "routes",
-                                          "server",    "watch",  "auth",
-                                          "budgets",   NULL};
+      static const char *const later[] = {
+          "providers", "models",  "routes", "server",    "watch",
+          "auth",      "budgets", "usage",  "tokenizer", NULL};
       int known = 0;
       for (int i = 0; later[i]; i++)
         if (strcmp(it->string, later[i]) == 0)
           known = 1;
       if (!known)
         rc = rag_fail(err, RAG_BADARG, "config: unknown key %s", it->string);
+      else if (!sections)
+        sections = cJSON_CreateObject();
+      if (known && sections)
+        cJSON_AddItemReferenceToObject(sections, it->string, it);
+      if (known && !sections)
+        rc = rag_fail(err, RAG_NOMEM, "config: out of memory");
       continue;
     }
     rc = set_opt(c, o, it, err);
@@ -278,7 +290,17 @@ rag_status rag_cfg_apply_json(rag_cfg *c, const char *json, rag_err *err) {
   if (!rc && rag_log_parse_level(c->log_level) < 0)
     rc = rag_fail(err, RAG_BADARG,
                   "config: log_level must be debug, info, warn, error or off");
+  if (!rc && sections) {
+    char *text = cJSON_PrintUnformatted(sections);
+    if (!text) {
+      rc = rag_fail(err, RAG_NOMEM, "config: out of memory");
+    } else {
+      free(c->sections_json);
+      c->sections_json = text;
+    }
+  }
 out:
+  cJSON_Delete(sections);
   cJSON_Delete(root);
   return rc;
 }

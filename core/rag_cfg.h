@@ -60,6 +60,11 @@ typedef struct rag_cfg {
     char *pdftotext;          /* "pdftotext" */
     int batch_docs;           /* documents per embedding pass (2048) */
   } ingest;
+
+  /* The sections other modules parse themselves (providers, models,
+  ** routes, server, watch, auth, budgets, usage), as one JSON object text:
+  ** "{}" when the config has none. See core/rag_models.h. */
+  char *sections_json;
 } rag_cfg;
 
 /* Fills c with the documented defaults. Strings are owned by c. Returns

@@ -108,6 +108,21 @@ TEST(config_rejects_unknown_keys_and_wrong_types) {
   rag_cfg_free(&c);
 }
 
+TEST(config_keeps_provider_sections_for_their_modules) {
+  rag_cfg c;
+  rag_err e;
+  rag_err_clear(&e);
+  ASSERT_OK(rag_cfg_default(&c, &e), &e);
+  ASSERT_STR_EQ(c.sections_json, "{}");
+  ASSERT_OK(rag_cfg_apply_json(&c,
+                               "{\"providers\":[{\"name\":\"p\"}],"
+                               "\"chunk\":{\"size\":300}}",
+                               &e),
+            &e);
+  ASSERT_STR_EQ(c.sections_json, "{\"providers\":[{\"name\":\"p\"}]}");
+  rag_cfg_free(&c);
+}
+
 #define TESTS(X)                                                               \
   X(rag_fail_keeps_the_first_failure)                                          \
   X(rag_fail_message_is_one_line)                                              \
@@ -116,5 +131,6 @@ TEST(config_rejects_unknown_keys_and_wrong_types) {
   X(sha256_matches_known_vectors)                                              \
   X(hash64_is_stable_across_runs)                                              \
   X(config_defaults_need_no_file)                                              \
-  X(config_rejects_unknown_keys_and_wrong_types)
+  X(config_rejects_unknown_keys_and_wrong_types)                               \
+  X(config_keeps_provider_sections_for_their_modules)
 TEST_MAIN(TESTS)
