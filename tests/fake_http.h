@@ -1,8 +1,9 @@
 /* tests/fake_http.h -- A fake HTTP/1.1 server on 127.0.0.1 for provider
 ** tests, in the spirit of curl's tests/data: each test scripts the replies
 ** and then checks the exact requests the client sent.
-** The server runs on its own thread, listens on an ephemeral port, serves
-** one connection at a time (keep-alive honoured), reads a whole request
+** The server runs on its own thread, listens on an ephemeral port, answers
+** one request at a time (several keep-alive connections may be open; the
+** thread polls them all), reads a whole request
 ** (Content-Length or chunked body) and answers with the next scripted
 ** reply, or with the handler's reply when one is set. With no reply left it
 ** answers 500 {"error":"fake_http: no scripted reply"}.
@@ -25,14 +26,18 @@ typedef struct fake_reply {
   int chunk_delay_ms;        /* pause before each chunk */
   int delay_ms;              /* pause before the status line (slow reply) */
   int truncate;              /* send headers and part of the body, then
-                                close the connection (broken reply) */
+                                close the connection (broken reply):
+                                Content-Length claims the whole body and
+                                half is sent; a chunked reply sends the
+                                first half of its chunks (at least one)
+                                and no final zero-length chunk */
 } fake_reply;
 
 typedef struct fake_request {
   char method[16];
-  char path[2048];   /* request target, with query string */
-  char *headers;     /* raw header block, "Name: value\r\n" lines */
-  char *body;        /* NUL-terminated (body_len bytes before the NUL) */
+  char path[2048]; /* request target, with query string */
+  char *headers;   /* raw header block, "Name: value\r\n" lines */
+  char *body;      /* NUL-terminated (body_len bytes before the NUL) */
   size_t body_len;
 } fake_request;
 
@@ -56,6 +61,9 @@ void fake_http_set_handler(fake_http *f, fake_handler h, void *ctx);
 /* Requests received so far; i < count. The pointer is stable until stop. */
 size_t fake_http_count(fake_http *f);
 const fake_request *fake_http_request(fake_http *f, size_t i);
+/* Connections accepted so far (keep-alive tests: two requests over one
+** reused client connection leave this at 1). */
+size_t fake_http_connections(fake_http *f);
 /* Value of header `name` (case-insensitive) in req, copied into buf (size
 ** n); returns buf, or NULL when absent. */
 const char *fake_request_header(const fake_request *req, const char *name,
