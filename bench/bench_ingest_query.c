@@ -28,7 +28,8 @@
 #include "ingest/ing.h"
 #include "retrieval/ret.h"
 
-#define DEFAULT_DATASET "/work/shared/datasets/cranfield"
+/* The dataset sits in ../shared beside the checkout. */
+#define DEFAULT_DATASET RAG_SOURCE_DIR "/../shared/datasets/cranfield"
 #define TARGET_DOCS 100000 /* the default replica count reaches this */
 #define TOP_K 10
 #define CANDIDATES 100     /* per retriever; also k of the raw FAISS search */
