@@ -409,9 +409,11 @@ static rag_status rebuild_locked(kb_vec *v, kb *k, const char *why,
   FaissIndex *idx = NULL;
   int staging = 0;
   rag_status rc = bag_fill(k, v->model, &b, err);
+  /* A new, empty KB has nothing to rebuild: not worth a line at info. */
   if (!rc)
-    rag_log(RAG_LOG_INFO, "%s %s: rebuilding from %zu embeddings",
-            kb_vec_base_name(v->path), why ? why : "rebuild requested", b.n);
+    rag_log(b.n ? RAG_LOG_INFO : RAG_LOG_DEBUG,
+            "%s %s: rebuilding from %zu embeddings", kb_vec_base_name(v->path),
+            why ? why : "rebuild requested", b.n);
   if (!rc)
     rc = build_index(v, b.ids, b.x, b.n, &idx, &staging, err);
   bag_free(&b);
