@@ -40,8 +40,8 @@ static void on_progress(void *ctx, const ing_summary *s) {
       s->bytes_total > 0
           ? (double)s->bytes_done / s->bytes_total
           : (s->files_total > 0 ? (double)s->files_done / s->files_total : 0);
-  if (frac > 1)
-    frac = 1;
+  if (frac > 1 || done)
+    frac = 1; /* byte counts skip blank lines: the end is the end */
   char bar[31];
   int fill = (int)(frac * 30);
   for (int i = 0; i < 30; i++)
