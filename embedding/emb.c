@@ -6,10 +6,16 @@
 
 #include <string.h>
 
-/* Defined in emb_fake.c; only this registry needs the symbol. */
+/* Defined in emb_fake.c, emb_openai.c and emb_ollama.c; only this registry
+** needs the symbols. */
 extern const emb_vtab emb_fake_vtab;
+extern const emb_vtab emb_openai_vtab;
+extern const emb_vtab emb_azure_vtab;
+extern const emb_vtab emb_ollama_vtab;
 
-static const emb_vtab *const PROVIDERS[] = {&emb_hash_vtab, &emb_fake_vtab};
+static const emb_vtab *const PROVIDERS[] = {&emb_hash_vtab, &emb_fake_vtab,
+                                            &emb_openai_vtab, &emb_azure_vtab,
+                                            &emb_ollama_vtab};
 #define NPROVIDERS (sizeof(PROVIDERS) / sizeof(PROVIDERS[0]))
 
 const emb_vtab *emb_find(const char *name) {
@@ -42,7 +48,7 @@ rag_status emb_open(const rag_cfg *cfg, const char *spec, emb_provider **out,
   if (!vt)
     return rag_fail(err, RAG_BADARG,
                     "emb: unknown embedding provider \"%s\" (known: hash, "
-                    "fake)",
+                    "fake, openai, azure, ollama)",
                     name);
   const char *opts = colon ? colon + 1 : NULL;
   rag_status rc = vt->open(cfg, opts, out, err);
@@ -87,4 +93,13 @@ const char *emb_model(const emb_provider *p) {
 void emb_set_stats(emb_provider *p, const rag_termstats *ts) {
   if (p && p->vt->set_stats)
     p->vt->set_stats(p, ts);
+}
+
+int emb_is_remote(const emb_provider *p) {
+  return p && p->vt->version >= 2 && p->vt->remote;
+}
+
+void emb_set_http(emb_provider *p, const rag_http_opts *o) {
+  if (p && p->vt->version >= 2 && p->vt->set_http && o)
+    p->vt->set_http(p, o);
 }

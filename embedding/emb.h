@@ -4,7 +4,11 @@
 ** Specs: "hash", "hash:dim=768", "fake" -- a name, then optional
 ** ":key=value,key=value" options overriding the config.
 ** Built in: "hash" (signed feature hashing, IDF from corpus statistics) and
-** "fake" (deterministic, for tests). Remote providers come with the gateway.
+** "fake" (deterministic, for tests). Remote (embedding/emb_remote.h):
+** "openai" and "azure" (emb_openai.c; also vLLM, LocalAI, llama.cpp server,
+** TEI's OpenAI route) and "ollama" (emb_ollama.c). Their text after ':' is
+** a model name, optionally followed by ",key=value" options
+** ("openai:text-embedding-3-small,batch=256"), or options only.
 ** Ownership: emb_open/emb_close; set_stats borrows the statistics, which
 **            must outlive their use by the provider.
 ** Errors:    rag_status + rag_err.
@@ -16,6 +20,7 @@
 
 #include "core/rag.h"
 #include "core/rag_cfg.h"
+#include "core/rag_http.h"
 #include "core/rag_termstats.h"
 
 typedef enum { EMB_DOCUMENT, EMB_QUERY } emb_kind;
@@ -26,8 +31,8 @@ typedef struct emb_provider {
 } emb_provider;
 
 struct emb_vtab {
-  int version;      /* 1; add methods at the end, then bump */
-  const char *name; /* "hash", "fake"; unique */
+  int version;      /* 2; add methods at the end, then bump */
+  const char *name; /* "hash", "fake", "openai"; unique */
   /* Required. opts is the text after ':' in the spec (may be NULL).
   ** Success: *out set, RAG_OK. Failure: *out NULL, err set. */
   rag_status (*open)(const rag_cfg *cfg, const char *opts, emb_provider **out,
@@ -43,6 +48,14 @@ struct emb_vtab {
   void (*close)(emb_provider *p); /* Required; once per successful open */
   /* Can be NULL. Gives the provider corpus statistics (IDF). */
   void (*set_stats)(emb_provider *p, const rag_termstats *ts);
+  /* Version 2. Non-zero when embed() calls a remote service: slower and
+  ** costlier than a cache lookup, so ing_embed_texts() caches its vectors.
+  ** Local providers (0) are cheaper to recompute than to look up. */
+  int remote;
+  /* Version 2. Can be NULL. Replaces the HTTP client options (timeouts,
+  ** retries, clock) used by later embed() calls; tests inject a clock. The
+  ** clock in o is borrowed and must outlive the provider. */
+  void (*set_http)(emb_provider *p, const rag_http_opts *o);
 };
 
 /* Static table lookup; NULL if no provider has this name. */
@@ -58,5 +71,9 @@ int emb_dim(const emb_provider *p);
 const char *emb_model(const emb_provider *p);
 /* Calls set_stats when the provider has it; otherwise does nothing. */
 void emb_set_stats(emb_provider *p, const rag_termstats *ts);
+/* 1 when p's vtab says it is remote (version >= 2 and remote set). */
+int emb_is_remote(const emb_provider *p);
+/* Calls set_http when the provider has it; otherwise does nothing. */
+void emb_set_http(emb_provider *p, const rag_http_opts *o);
 
 #endif

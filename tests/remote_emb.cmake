@@ -1,0 +1,5 @@
+# Remote embedding providers (openai, azure, ollama) and remote rerankers
+# (cohere, tei) against the fake HTTP server; the embedding cache and the
+# cache-aware ingest embedding step.
+rag_add_test(NAME test_remote_emb SOURCES test_remote_emb.c
+             LIBS rag_embedding rag_rerank rag_fake_http TIMEOUT 120)
