@@ -275,7 +275,8 @@ typedef struct attempt {
   const rag_http_req *req;
   rag_http_resp *resp;
   size_t delivered;     /* bytes handed to on_data */
-  rag_status cb_status; /* on_data's failure, or RAG_TOOBIG for the cap */
+  rag_status cb_status; /* on_data's failure, or the body buffer's */
+  int in_consumer;      /* cb_status came from on_data */
   char retry_after[128];
   char content_type[128];
 } attempt;
@@ -289,6 +290,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
     rag_status rc = a->req->on_data(a->req->ctx, p, n);
     if (rc) {
       a->cb_status = rc;
+      a->in_consumer = 1;
       return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
     a->delivered += n;
@@ -498,6 +500,11 @@ rag_status rag_http_do(rag_http *h, const rag_http_req *req,
     resp->status = code;
     snprintf(resp->content_type, sizeof(resp->content_type), "%s",
              a.content_type);
+    if (a.cb_status && a.in_consumer) {
+      st = rag_fail(err, a.cb_status, "rag_http: %s %s: stream consumer: %s", m,
+                    where, rag_status_str(a.cb_status));
+      break;
+    }
     if (a.cb_status == RAG_TOOBIG) {
       st = rag_fail(err, RAG_TOOBIG,
                     "rag_http: %s %s: response body over %zu bytes", m, where,
@@ -505,7 +512,7 @@ rag_status rag_http_do(rag_http *h, const rag_http_req *req,
       break;
     }
     if (a.cb_status) {
-      st = rag_fail(err, a.cb_status, "rag_http: %s %s: stream consumer: %s", m,
+      st = rag_fail(err, a.cb_status, "rag_http: %s %s: response body: %s", m,
                     where, rag_status_str(a.cb_status));
       break;
     }

@@ -35,7 +35,11 @@
 #include "core/rag_buf.h"
 
 /* An injectable clock. now() returns seconds (any epoch, monotonic);
-** sleep() waits (or, in tests, just advances now()). */
+** sleep() waits (or, in tests, just advances now()).
+** rag_http uses it only between attempts (backoff sleeps) and as "now" for
+** Retry-After HTTP-dates: an injected clock's now() is taken as Unix time
+** there, while rag_clock_real() reads wall time for dates. Timeouts inside
+** a transfer always run on real time (a test clock never advances alone). */
 typedef struct rag_clock {
   double (*now)(void *ctx);
   void (*sleep)(void *ctx, double seconds);
@@ -63,8 +67,7 @@ rag_http_opts rag_http_opts_default(void);
 
 typedef struct rag_http rag_http;
 
-rag_status rag_http_new(const rag_http_opts *o, rag_http **out,
-                        rag_err *err);
+rag_status rag_http_new(const rag_http_opts *o, rag_http **out, rag_err *err);
 void rag_http_free(rag_http *h); /* NULL is a no-op */
 
 /* Streamed body bytes, in order, as they arrive (any split). Return RAG_OK
@@ -73,15 +76,19 @@ void rag_http_free(rag_http *h); /* NULL is a no-op */
 typedef rag_status (*rag_http_data_fn)(void *ctx, const char *p, size_t n);
 
 typedef struct rag_http_req {
-  const char *method;          /* "GET", "POST", "DELETE" ... */
+  const char *method; /* "GET", "POST", "DELETE" ... */
   const char *url;
-  const char *const *headers;  /* "Name: value" strings, NULL-terminated;
-                                  may be NULL */
-  const char *body;            /* may be NULL */
+  const char *const *headers; /* "Name: value" strings, NULL-terminated;
+                                 may be NULL. "Expect:" is always added
+                                 (no 100-continue round trip); with a
+                                 body and no Content-Type, it is
+                                 "application/json". Redirects are not
+                                 followed. */
+  const char *body;           /* may be NULL */
   size_t body_len;
-  rag_http_data_fn on_data;    /* non-NULL: stream the body (2xx only;
-                                  error bodies are buffered into resp) */
-  void *ctx;                   /* for on_data */
+  rag_http_data_fn on_data; /* non-NULL: stream the body (2xx only;
+                               error bodies are buffered into resp) */
+  void *ctx;                /* for on_data */
 } rag_http_req;
 
 typedef struct rag_http_resp {

@@ -16,7 +16,8 @@
 ** Ownership: parsers are caller-owned structs; *_free releases their
 **            buffers. Callback arguments are valid only during the call.
 ** Errors:    a line or event above the cap is RAG_TOOBIG; a callback's
-**            non-OK status stops the parser and is returned.
+**            non-OK status stops the parser and is returned. After any
+**            non-OK return the parser is only fit for *_free.
 ** Threads:   one parser per stream. */
 #ifndef RAG_STREAM_H
 #define RAG_STREAM_H
@@ -26,9 +27,8 @@
 
 /* event: NUL-terminated type ("message" by default); data: the joined data
 ** lines (NUL-terminated, len bytes); id: last id seen ("" if none). */
-typedef rag_status (*rag_sse_fn)(void *ctx, const char *event,
-                                 const char *data, size_t len,
-                                 const char *id);
+typedef rag_status (*rag_sse_fn)(void *ctx, const char *event, const char *data,
+                                 size_t len, const char *id);
 
 typedef struct rag_sse {
   /* private */
@@ -47,8 +47,7 @@ rag_status rag_sse_finish(rag_sse *p);
 void rag_sse_free(rag_sse *p);
 
 /* line: one NDJSON line without its terminator, NUL-terminated. */
-typedef rag_status (*rag_ndjson_fn)(void *ctx, const char *line,
-                                    size_t len);
+typedef rag_status (*rag_ndjson_fn)(void *ctx, const char *line, size_t len);
 
 typedef struct rag_ndjson {
   /* private */
