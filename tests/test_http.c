@@ -436,6 +436,24 @@ TEST(http_stream_delivers_chunks_in_order) {
   env_stop(&e);
 }
 
+TEST(http_silent_stream_hits_the_idle_timeout) {
+  env e;
+  env_start(&e);
+  e.o.stream_idle_timeout = 1; /* curl counts idle time in whole seconds */
+  e.o.max_retries = 0;
+  env_client(&e);
+  const char *ch[] = {"data: 1\n\n", NULL};
+  fake_reply r = {.chunks = ch, .chunk_delay_ms = 10000};
+  fake_http_push(e.srv, &r);
+  collect c = {0};
+  rag_http_req q = {
+      .method = "GET", .url = url(&e, "/s"), .on_data = on_data, .ctx = &c};
+  ASSERT_EQ(rag_http_do(e.h, &q, &e.resp, &e.err), RAG_TIMEOUT);
+  ASSERT_EQ(c.calls, 0);
+  ASSERT_EQ(e.resp.attempts, 1);
+  env_stop(&e);
+}
+
 TEST(http_broken_stream_is_not_retried) {
   env e;
   env_start(&e);
@@ -576,6 +594,7 @@ TEST(http_parse_retry_after_rejects_garbage) {
   X(http_connection_refused_is_io_after_retries)                               \
   X(http_slow_reply_hits_the_total_timeout)                                    \
   X(http_stream_delivers_chunks_in_order)                                      \
+  X(http_silent_stream_hits_the_idle_timeout)                                  \
   X(http_broken_stream_is_not_retried)                                         \
   X(http_streamed_error_status_is_buffered_and_retried)                        \
   X(http_stream_consumer_error_aborts_with_its_status)                         \
