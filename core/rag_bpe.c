@@ -631,6 +631,9 @@ static rag_status run(const rag_bpe *b, const char *text, size_t n,
     *ids = NULL;
   if (n == 0)
     return RAG_OK;
+  /* Merge offsets are 32-bit; 4 GB of text is not a prompt. */
+  if (n > UINT32_MAX / 4)
+    return rag_fail(err, RAG_TOOBIG, "bpe: %zu bytes is over 1 GB", n);
   view v;
   rag_status rc = make_view(text, n, &v, err);
   if (rc)

@@ -57,8 +57,8 @@ const char *rag_bpe_name(const rag_bpe *b);
 
 /* Token ids of text[0..n) (not NUL-terminated; NULL allowed when n == 0).
 ** *ids is malloc'd (free()), *nids entries; for n == 0, *ids is NULL and
-** *nids 0. On failure *ids is NULL and *nids 0 (RAG_NOMEM, or RAG_IO when
-** PCRE2 fails to match). */
+** *nids 0. On failure *ids is NULL and *nids 0: RAG_NOMEM, RAG_TOOBIG over
+** 1 GB of text, or RAG_IO when PCRE2 fails to match. */
 rag_status rag_bpe_encode(const rag_bpe *b, const char *text, size_t n,
                           uint32_t **ids, size_t *nids, rag_err *err);
 

@@ -32,8 +32,12 @@ have=$(node -e 'try { const p = require(process.argv[1]); console.log(p.version)
 if [ "$have" != "$version" ]; then
   echo "fetch-tiktoken: installing js-tiktoken@$version into third_party/" >&2
   mkdir -p third_party
-  npm install --prefix third_party --no-save --no-audit --no-fund \
-    "js-tiktoken@$version" >/dev/null
+  if ! npm install --prefix third_party --no-save --no-audit --no-fund \
+      "js-tiktoken@$version" >/dev/null; then
+    echo "fetch-tiktoken: npm install js-tiktoken@$version failed" \
+         "(is the npm registry reachable?)" >&2
+    exit 1
+  fi
 fi
 
 # Everything the outputs depend on: a change in any of them reconverts.

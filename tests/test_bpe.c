@@ -180,7 +180,8 @@ TEST(bpe_matches_js_tiktoken_on_every_oracle_string) {
 static const char *sample =
     "Retrieval-augmented generation (RAG) combines search with an LLM.\n\n"
     "    for (int i = 0; i < n; i++) total += x[i];\n"
-    "我们使用检索增强生成来回答问题。 Emoji: 👩🏿‍💻 and 🇺🇸; numbers "
+    "我们使用检索增强生成来回答问题。 Emoji: 👩🏿‍💻 and 🇺🇸; "
+    "numbers "
     "1234567.\n"
     "antidisestablishmentarianism   spaced\tout   \n";
 
