@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ragd needs to build, test and run, only when
 # some are missing. Runs apt-get as root (or through sudo when available).
-# Usage: scripts/setup.sh [--browser]   (--browser adds Chromium for UI tests)
+# Then fetches the BPE rank tables (scripts/fetch-tiktoken.sh).
+# Usage: scripts/setup.sh
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config
@@ -16,8 +17,14 @@ for p in "${pkgs[@]}"; do
   fi
 done
 
+# node + npm fetch the tokenizer rank tables (js-tiktoken from npm); any
+# node works, so an existing one (e.g. from nodesource) is kept.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+  exec "$(dirname "$0")/fetch-tiktoken.sh"
 fi
 
 echo "setup: installing ${missing[*]}" >&2
@@ -33,3 +40,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"$(dirname "$0")/fetch-tiktoken.sh"
