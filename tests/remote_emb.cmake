@@ -3,3 +3,5 @@
 # cache-aware ingest embedding step.
 rag_add_test(NAME test_remote_emb SOURCES test_remote_emb.c
              LIBS rag_embedding rag_rerank rag_fake_http TIMEOUT 120)
+rag_add_test(NAME test_emb_cache SOURCES test_emb_cache.c
+             LIBS rag_ingest rag_fake_http TIMEOUT 120)
