@@ -67,7 +67,7 @@ static const char *const DOCS[] = {
 TEST(hash_vectors_are_unit_length_and_empty_text_is_zero) {
   emb_provider *p = open_spec("hash");
   int dim = emb_dim(p);
-  ASSERT_EQ(dim, 512);
+  ASSERT_EQ(dim, 1024); /* the config default */
   float *v = embed(p, DOCS, NDOCS, EMB_DOCUMENT);
   for (size_t i = 0; i < NDOCS; i++) {
     double n2 = dot(v + i * dim, v + i * dim, dim);
@@ -195,9 +195,9 @@ TEST(hash_options_change_dim_and_model_id) {
   emb_provider *b = open_spec("hash:dim=768");
   emb_provider *c = open_spec("hash:dim=768,ngram=2-4");
   emb_provider *d = open_spec("hash:dim=768,ngram=2-4,bigram=0.25");
-  ASSERT_EQ(emb_dim(a), 512);
+  ASSERT_EQ(emb_dim(a), 1024);
   ASSERT_EQ(emb_dim(b), 768);
-  ASSERT_STR_EQ(emb_model(a), "hash-v2-d512-n3-5");
+  ASSERT_STR_EQ(emb_model(a), "hash-v2-d1024-n3-5");
   ASSERT_STR_EQ(emb_model(b), "hash-v2-d768-n3-5");
   ASSERT_STR_EQ(emb_model(c), "hash-v2-d768-n2-4");
   ASSERT_STR_EQ(emb_model(d), "hash-v2-d768-n2-4-b0.25");
