@@ -268,7 +268,7 @@ TEST(emb_embed_checks_its_arguments) {
   emb_provider *p = open_spec("hash");
   rag_err err;
   rag_err_clear(&err);
-  float v[512];
+  float v[2 * 1024]; /* room for two rows at the default dimension */
   ASSERT_EQ(emb_embed(p, NULL, 0, EMB_QUERY, NULL, &err), RAG_OK);
   ASSERT_EQ(emb_embed(p, NULL, 1, EMB_QUERY, v, &err), RAG_BADARG);
   rag_err_clear(&err);
