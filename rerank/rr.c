@@ -16,8 +16,11 @@
 ** may reach them: everyone else goes through rr_find/rr_open. */
 extern const rr_vtab rr_local_vtab;
 extern const rr_vtab rr_fake_vtab;
+extern const rr_vtab rr_cohere_vtab;
+extern const rr_vtab rr_tei_vtab;
 
-static const rr_vtab *const providers[] = {&rr_local_vtab, &rr_fake_vtab};
+static const rr_vtab *const providers[] = {&rr_local_vtab, &rr_fake_vtab,
+                                           &rr_cohere_vtab, &rr_tei_vtab};
 
 #define RR_NAME_MAX 64
 
@@ -127,4 +130,9 @@ rag_status rr_rerank(rr_provider *p, const char *query, const char *const *docs,
 void rr_set_stats(rr_provider *p, const rag_termstats *ts) {
   if (p && p->vt->set_stats)
     p->vt->set_stats(p, ts);
+}
+
+void rr_set_http(rr_provider *p, const rag_http_opts *o) {
+  if (p && o && p->vt->version >= 2 && p->vt->set_http)
+    p->vt->set_http(p, o);
 }

@@ -6,6 +6,7 @@
 #include "core/rag_cfg.h"
 #include "core/rag_http.h"
 #include "embedding/emb.h"
+#include "rerank/rr.h"
 #include "tests/fake_http.h"
 
 #include <cjson/cJSON.h>
@@ -475,6 +476,122 @@ TEST(local_providers_are_not_remote) {
   emb_close(p);
 }
 
+/* ---- rerankers ---- */
+
+static rr_provider *open_rr(fake_http *f, const char *spec_fmt) {
+  char spec[1024];
+  const char *at = strstr(spec_fmt, "{url}");
+  snprintf(spec, sizeof(spec), "%.*s%s%s", (int)(at - spec_fmt), spec_fmt,
+           fake_http_url(f), at + 5);
+  rr_provider *p = NULL;
+  rag_err err;
+  rag_err_clear(&err);
+  ASSERT_OK(rr_open(NULL, spec, &p, &err), &err);
+  return p;
+}
+
+TEST(cohere_rerank_request_is_exact_and_scores_land_by_index) {
+  setenv(KEY_ENV, SECRET, 1);
+  fake_http *f = fake_http_start();
+  rr_provider *p =
+      open_rr(f, "cohere:rerank-v3.5,base_url={url},api_key_env=" KEY_ENV);
+  fake_http_push_json(f, 200,
+                      "{\"id\":\"x\",\"results\":[{\"index\":2,"
+                      "\"relevance_score\":0.9},{\"index\":0,"
+                      "\"relevance_score\":0.25}],\"meta\":{}}");
+  const char *docs[] = {"a", "b", "c"};
+  float s[3] = {-1, -1, -1};
+  rag_err err;
+  rag_err_clear(&err);
+  ASSERT_OK(rr_rerank(p, "q", docs, 3, s, &err), &err);
+  const fake_request *rq = fake_http_request(f, 0);
+  ASSERT_STR_EQ(rq->method, "POST");
+  ASSERT_STR_EQ(rq->path, "/v1/rerank");
+  ASSERT_STR_EQ(rq->body, "{\"model\":\"rerank-v3.5\",\"query\":\"q\","
+                          "\"documents\":[\"a\",\"b\",\"c\"],"
+                          "\"top_n\":3}");
+  ASSERT_STR_EQ(hdr(f, 0, "Authorization"), "Bearer " SECRET);
+  ASSERT_NEAR(s[0], 0.25, 1e-6);
+  ASSERT_NEAR(s[1], 0.0, 0); /* left out of the reply */
+  ASSERT_NEAR(s[2], 0.9, 1e-6);
+  rr_close(p);
+  fake_http_stop(f);
+}
+
+TEST(cohere_error_message_surfaces_without_the_key) {
+  setenv(KEY_ENV, SECRET, 1);
+  fake_http *f = fake_http_start();
+  rr_provider *p =
+      open_rr(f, "cohere:rerank-v3.5,base_url={url},api_key_env=" KEY_ENV);
+  fake_http_push_json(f, 401, "{\"message\":\"invalid api token " SECRET "\"}");
+  const char *docs[] = {"a"};
+  float s[1];
+  rag_err err;
+  rag_err_clear(&err);
+  ASSERT_EQ(rr_rerank(p, "q", docs, 1, s, &err), RAG_UPSTREAM);
+  ASSERT_CONTAINS(err.msg, "invalid api token");
+  ASSERT(strstr(err.msg, SECRET) == NULL);
+  rr_close(p);
+  fake_http_stop(f);
+}
+
+TEST(tei_rerank_request_is_exact_and_scores_land_by_index) {
+  fake_http *f = fake_http_start();
+  rr_provider *p = open_rr(f, "tei:base_url={url}");
+  fake_http_push_json(f, 200,
+                      "[{\"index\":1,\"score\":0.875},"
+                      "{\"index\":0,\"score\":0.125}]");
+  const char *docs[] = {"a", "b"};
+  float s[2];
+  rag_err err;
+  rag_err_clear(&err);
+  ASSERT_OK(rr_rerank(p, "q", docs, 2, s, &err), &err);
+  const fake_request *rq = fake_http_request(f, 0);
+  ASSERT_STR_EQ(rq->path, "/rerank");
+  ASSERT_STR_EQ(rq->body, "{\"query\":\"q\",\"texts\":[\"a\",\"b\"],"
+                          "\"raw_scores\":false}");
+  ASSERT(hdr(f, 0, "Authorization") == NULL);
+  ASSERT_NEAR(s[0], 0.125, 1e-6);
+  ASSERT_NEAR(s[1], 0.875, 1e-6);
+  rr_close(p);
+  fake_http_stop(f);
+}
+
+TEST(tei_raw_scores_go_through_a_sigmoid_and_batches_split) {
+  fake_http *f = fake_http_start();
+  rr_provider *p = open_rr(f, "tei:base_url={url},raw_scores=1,batch=2");
+  fake_http_push_json(f, 200,
+                      "[{\"index\":0,\"score\":0},{\"index\":1,"
+                      "\"score\":2}]");
+  fake_http_push_json(f, 200, "[{\"index\":0,\"score\":-2}]");
+  const char *docs[] = {"a", "b", "c"};
+  float s[3];
+  rag_err err;
+  rag_err_clear(&err);
+  ASSERT_OK(rr_rerank(p, "q", docs, 3, s, &err), &err);
+  ASSERT_EQ(fake_http_count(f), 2);
+  ASSERT_CONTAINS(fake_http_request(f, 0)->body, "\"raw_scores\":true");
+  ASSERT_CONTAINS(fake_http_request(f, 1)->body, "\"texts\":[\"c\"]");
+  ASSERT_NEAR(s[0], 0.5, 1e-6);
+  ASSERT_NEAR(s[1], 1 / (1 + exp(-2.0)), 1e-6);
+  ASSERT_NEAR(s[2], 1 / (1 + exp(2.0)), 1e-6);
+  rr_close(p);
+  fake_http_stop(f);
+}
+
+TEST(tei_malformed_reply_is_corrupt) {
+  fake_http *f = fake_http_start();
+  rr_provider *p = open_rr(f, "tei:base_url={url}");
+  fake_http_push_json(f, 200, "[{\"index\":0,");
+  const char *docs[] = {"a"};
+  float s[1];
+  rag_err err;
+  rag_err_clear(&err);
+  ASSERT_EQ(rr_rerank(p, "q", docs, 1, s, &err), RAG_CORRUPT);
+  rr_close(p);
+  fake_http_stop(f);
+}
+
 #define TESTS(X)                                                               \
   X(openai_sends_model_inputs_and_bearer_key_exactly)                          \
   X(openai_config_model_gives_upstream_id_org_and_dimensions)                  \
@@ -493,7 +610,12 @@ TEST(local_providers_are_not_remote) {
   X(open_probes_the_dimension_and_a_later_mismatch_fails)                      \
   X(wrong_number_of_rows_is_an_error)                                          \
   X(unknown_option_fails_open_naming_it)                                       \
-  X(local_providers_are_not_remote)
+  X(local_providers_are_not_remote)                                            \
+  X(cohere_rerank_request_is_exact_and_scores_land_by_index)                   \
+  X(cohere_error_message_surfaces_without_the_key)                             \
+  X(tei_rerank_request_is_exact_and_scores_land_by_index)                      \
+  X(tei_raw_scores_go_through_a_sigmoid_and_batches_split)                     \
+  X(tei_malformed_reply_is_corrupt)
 
 int main(int argc, char **argv) {
   curl_global_init(CURL_GLOBAL_ALL);
