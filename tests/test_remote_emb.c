@@ -457,6 +457,24 @@ TEST(wrong_number_of_rows_is_an_error) {
   fake_http_stop(f);
 }
 
+TEST(failed_batch_stops_the_batches_not_yet_sent) {
+  fake_http *f = fake_http_start();
+  rag_err err;
+  emb_provider *p = open_spec(
+      f, NULL, "openai:m,base_url={url},dim=2,batch=1,concurrency=1", &err);
+  ASSERT(p);
+  fake_http_push_json(f, 200, "{\"data\":[{\"index\":0,\"embedding\":[1,0]}]}");
+  fake_http_push_json(f, 422, "{\"error\":{\"message\":\"second fails\"}}");
+  const char *texts[] = {"a", "b", "c", "d"};
+  float v[8];
+  rag_err_clear(&err);
+  ASSERT_EQ(emb_embed(p, texts, 4, EMB_DOCUMENT, v, &err), RAG_BADARG);
+  ASSERT_CONTAINS(err.msg, "second fails");
+  ASSERT_EQ(fake_http_count(f), 2);
+  emb_close(p);
+  fake_http_stop(f);
+}
+
 TEST(unknown_option_fails_open_naming_it) {
   rag_err err;
   emb_provider *p = NULL;
@@ -609,6 +627,7 @@ TEST(tei_malformed_reply_is_corrupt) {
   X(malformed_json_reply_is_corrupt)                                           \
   X(open_probes_the_dimension_and_a_later_mismatch_fails)                      \
   X(wrong_number_of_rows_is_an_error)                                          \
+  X(failed_batch_stops_the_batches_not_yet_sent)                               \
   X(unknown_option_fails_open_naming_it)                                       \
   X(local_providers_are_not_remote)                                            \
   X(cohere_rerank_request_is_exact_and_scores_land_by_index)                   \
