@@ -19,7 +19,9 @@
 #include "core/rag_log.h"
 #include "index/kb_stats.h"
 #include "ingest/chunk.h"
+#include "ingest/ing_jobs.h"
 #include "ingest/ing_load.h"
+#include "index/kb_rename.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -59,7 +61,13 @@ typedef struct run {
   ing_load_opts lo;
   chunk_opts co;
   double t0;
-  int wrote; /* at least one document written */
+  int wrote;       /* at least one document written */
+  int stats_stale; /* stopped mid-batch: statistics count unwritten docs */
+  /* Jobs of this run (o->no_jobs == 0): one per path given. */
+  int64_t *job_ids;
+  int64_t *job_start, *job_count; /* the files of job j: [start, +count) */
+  size_t njobs;
+  double last_progress;
 } run;
 
 static void pending_free(pending *p) {
@@ -101,6 +109,34 @@ static void progress(run *r) {
   r->sum->seconds = rag_now() - r->t0;
   if (r->o->progress)
     r->o->progress(r->o->ctx, r->sum);
+}
+
+static void event(run *r, ing_outcome what, const char *source, int64_t count,
+                  rag_status code, const char *msg) {
+  if (!r->o->on_event)
+    return;
+  ing_event ev = {what, source, NULL, count, code, msg};
+  r->o->on_event(r->o->ctx, &ev);
+}
+
+static int stop_requested(run *r) {
+  return r->o->stop && r->o->stop(r->o->ctx);
+}
+
+/* Job progress at most twice a second: each update is a write
+** transaction, and a document is often faster than that. */
+static void job_progress(run *r, int force) {
+  if (!r->njobs)
+    return;
+  double now = rag_now();
+  if (!force && now - r->last_progress < 0.5)
+    return;
+  r->last_progress = now;
+  rag_err e;
+  rag_err_clear(&e);
+  if (ing_jobs_record_progress(r->k, r->job_ids, r->job_start, r->job_count,
+                               r->njobs, r->sum->files_done, &e))
+    rag_log(RAG_LOG_WARN, "jobs: %s", e.msg);
 }
 
 /* ---- 2. walking paths ---- */
@@ -152,9 +188,13 @@ static char *join_path(const char *dir, const char *name) {
 ** followed, so a link loop cannot make the walk endless. */
 static rag_status walk(const char *path, int top, strvec *out, rag_err *err) {
   struct stat st;
-  if ((top ? stat(path, &st) : lstat(path, &st)) != 0)
+  if ((top ? stat(path, &st) : lstat(path, &st)) != 0) {
+    /* A file deleted while we walk is not an error: it is gone. */
+    if (!top && errno == ENOENT)
+      return RAG_OK;
     return rag_fail(err, top ? RAG_NOTFOUND : RAG_IO, "%s: %s", path,
                     strerror(errno));
+  }
   if (S_ISLNK(st.st_mode)) {
     if (stat(path, &st) != 0 || S_ISDIR(st.st_mode))
       return RAG_OK;
@@ -203,6 +243,13 @@ static rag_status check_existing(run *r, pending *p, const char *source,
     p->old_id = d.id;
     if (!r->o->force && d.sha256 && strcmp(d.sha256, sha) == 0)
       p->skip = 1;
+    /* Same bytes, new size or mtime (touch, copy back): record them so
+    ** the catch-up scan (ing_scan.h) need not hash this file again. */
+    struct stat st;
+    if (p->skip == 1 && p->path && stat(p->path, &st) == 0 &&
+        ((int64_t)st.st_size != d.size || (int64_t)st.st_mtime != d.mtime))
+      rc = kb_doc_set_stat(r->k->kb, source, (int64_t)st.st_size,
+                           (int64_t)st.st_mtime, err);
   }
   rag_arena_free(a);
   return rc;
@@ -329,6 +376,8 @@ static rag_status write_doc(run *r, pending *p, const float *vecs,
       r->sum->docs_replaced++;
     else
       r->sum->docs_added++;
+    event(r, p->old_id ? ING_REPLACED : ING_ADDED, d.source,
+          (int64_t)p->npieces, RAG_OK, NULL);
   }
   free(old);
   free(chunks);
@@ -384,8 +433,31 @@ static rag_status embed_batch(run *r, batch *b, float **out, rag_err *err) {
   return RAG_OK;
 }
 
+/* A file that could not be loaded: reported, and with jobs on, queued
+** for a retry with backoff (or failed for good when retrying cannot help).
+** Never stops the run: one bad file must not stop the others. */
+static void file_failed(run *r, const pending *p) {
+  const char *source = p->path ? p->path : p->doc.source;
+  r->sum->files_skipped++;
+  notice(r, source, p->err.code, p->err.msg);
+  event(r, ING_SKIPPED, source, 0, p->err.code, p->err.msg);
+  if (r->o->no_jobs || !p->path)
+    return; /* BEIR lines are not files: nothing to retry */
+  rag_err e;
+  rag_err_clear(&e);
+  if (ing_jobs_record_failure(r->k, source, p->err.code, p->err.msg,
+                              r->o->origin, r->o->max_attempts,
+                              r->o->retry_backoff_s, &e))
+    rag_log(RAG_LOG_WARN, "jobs: %s", e.msg);
+}
+
 static rag_status process_batch(run *r, batch *b, rag_err *err) {
   rag_status rc = RAG_OK;
+  if (r->sum->stopped || stop_requested(r)) {
+    r->sum->stopped = 1;
+    batch_clear(b);
+    return RAG_OK;
+  }
   /* Hash files whose bytes are not read yet, in parallel. */
 #pragma omp parallel for schedule(dynamic)
   for (size_t i = 0; i < b->n; i++) {
@@ -409,11 +481,12 @@ static rag_status process_batch(run *r, batch *b, rag_err *err) {
     pending *p = &b->items[i];
     if (p->skip == 1) {
       r->sum->docs_unchanged++;
+      event(r, ING_UNCHANGED, p->path ? p->path : p->doc.source, 0, RAG_OK,
+            NULL);
       continue;
     }
     if (p->skip == 2) {
-      r->sum->files_skipped++;
-      notice(r, p->path ? p->path : p->doc.source, p->err.code, p->err.msg);
+      file_failed(r, p);
       continue;
     }
     if (p->doc.nrepaired) {
@@ -438,6 +511,14 @@ static rag_status process_batch(run *r, batch *b, rag_err *err) {
   for (size_t i = 0; i < b->n; i++) {
     pending *p = &b->items[i];
     if (!rc && !p->skip) {
+      /* Stop between documents: the statistics of this batch were added
+      ** before embedding, so they now count documents never written;
+      ** they are left unsaved and the next open rebuilds them. */
+      if (r->sum->stopped || stop_requested(r)) {
+        r->sum->stopped = 1;
+        r->stats_stale = 1;
+        continue;
+      }
       rc = write_doc(r, p, vecs + off * (size_t)dim, err);
       off += p->npieces;
     }
@@ -447,6 +528,7 @@ static rag_status process_batch(run *r, batch *b, rag_err *err) {
   }
   free(vecs);
   batch_clear(b);
+  job_progress(r, 0);
   return rc;
 }
 
@@ -533,10 +615,32 @@ rag_status ing_paths(ing_kb *k, const char *const *paths, size_t n,
 
   strvec files = {0};
   rag_status rc = RAG_OK;
-  for (size_t i = 0; i < n && !rc; i++)
+  int64_t *starts = calloc(n ? n : 1, 2 * sizeof(int64_t));
+  if (!starts)
+    return rag_fail(err, RAG_NOMEM, "out of memory");
+  for (size_t i = 0; i < n && !rc; i++) {
+    struct stat st;
+    starts[i] = (int64_t)files.n;
+    if (o->missing_ok && stat(paths[i], &st) != 0 && errno == ENOENT)
+      continue;
     rc = walk(paths[i], 1, &files, err);
+    starts[n + i] = (int64_t)files.n - starts[i];
+  }
+  if (!rc && !o->no_jobs && n) {
+    r.job_ids = calloc(n, sizeof(int64_t));
+    r.job_start = starts;
+    r.job_count = starts + n;
+    r.njobs = n;
+    rc = r.job_ids ? ing_jobs_record_start(k, paths, r.job_count, n, o->origin,
+                                           r.job_ids, err)
+                   : rag_fail(err, RAG_NOMEM, "out of memory");
+    if (rc)
+      r.njobs = 0;
+  }
   if (rc) {
     strvec_free(&files);
+    free(starts);
+    free(r.job_ids);
     return rc;
   }
   sum->files_total = (int64_t)files.n;
@@ -574,9 +678,9 @@ rag_status ing_paths(ing_kb *k, const char *const *paths, size_t n,
   free(b.items);
   strvec_free(&files);
 
-  if (!rc && r.wrote) {
+  if (!rc && r.wrote && !r.stats_stale && !o->defer_flush) {
     rc = ing_kb_flush(k, err);
-  } else if (rc && r.wrote) {
+  } else if (r.wrote && (rc || r.stats_stale)) {
     /* The statistics may count documents that were not written: leave
     ** them stale so the next open rebuilds them; the vectors of the
     ** committed documents are still worth saving. */
@@ -586,11 +690,26 @@ rag_status ing_paths(ing_kb *k, const char *const *paths, size_t n,
     if (kb_generation(k->kb, &gen, &e2) == RAG_OK)
       kb_vec_save(k->vec, gen, &e2);
   }
+  if (r.njobs) {
+    rag_err e3;
+    rag_err_clear(&e3);
+    job_progress(&r, 1);
+    if (ing_jobs_record_end(k, r.job_ids, r.njobs, rc, err, sum->stopped, &e3))
+      rag_log(RAG_LOG_WARN, "jobs: %s", e3.msg);
+  }
+  free(r.job_ids);
+  free(starts);
   sum->seconds = rag_now() - r.t0;
   return rc;
 }
 
 /* ---- 5. removal and source names ---- */
+
+rag_status ing_forget_stats(ing_kb *k, int64_t doc_id, rag_err *err) {
+  run r = {0};
+  r.k = k;
+  return unstat_old(&r, doc_id, err);
+}
 
 rag_status ing_remove(ing_kb *k, const char *path, int *found, rag_err *err) {
   *found = 0;

@@ -12,7 +12,7 @@
 ** BEIR corpus line's is "beir:<_id>".
 ** Ownership: nothing returned needs freeing.
 ** Threads:   one run at a time per ing_kb; callbacks run on the calling
-**            thread. */
+**            thread; o->stop may read a flag other threads set. */
 #ifndef ING_H
 #define ING_H
 
@@ -24,21 +24,63 @@ typedef struct ing_summary {
   int64_t docs_added, docs_replaced, docs_unchanged;
   int64_t files_skipped; /* unsupported, binary, too big, invalid */
   int64_t chunks_added, chunks_removed;
-  int64_t bytes_total, bytes_done; /* input bytes, for the ETA */
+  int64_t bytes_total, bytes_done;    /* input bytes, for the ETA */
+  int64_t docs_removed, docs_renamed; /* ingest/ing_scan.h operations */
+  int stopped; /* o->stop asked to stop: files_done < files_total */
   double seconds;
 } ing_summary;
+
+/* What happened to one file (or folder, for renames and removals). */
+typedef enum ing_outcome {
+  ING_ADDED,     /* a new document */
+  ING_REPLACED,  /* its content changed: old chunks replaced */
+  ING_UNCHANGED, /* same sha256 as stored: nothing written */
+  ING_SKIPPED,   /* could not be loaded or chunked: code, msg say why */
+  ING_REMOVED,   /* its document was deleted */
+  ING_RENAMED    /* source -> target, ids and embeddings kept */
+} ing_outcome;
+
+typedef struct ing_event {
+  ing_outcome what;
+  const char *source; /* the document's source (a file's path) */
+  const char *target; /* ING_RENAMED: the new path; else NULL */
+  int64_t count;      /* ADDED/REPLACED: chunks written; REMOVED: chunks
+                      ** removed; RENAMED: documents moved */
+  rag_status code;    /* ING_SKIPPED: why; else RAG_OK */
+  const char *msg;    /* ING_SKIPPED: one line; else NULL */
+} ing_event;
 
 /* Progress: called after each document is processed. */
 typedef void (*ing_progress_fn)(void *ctx, const ing_summary *s);
 /* A file or line was skipped (code) or replaced-with-repairs (RAG_OK). */
 typedef void (*ing_notice_fn)(void *ctx, const char *source, rag_status code,
                               const char *msg);
+/* Once per file processed (every outcome), on the calling thread; strings
+** are valid during the call only. */
+typedef void (*ing_event_fn)(void *ctx, const ing_event *ev);
+/* Polled between documents; non-zero = stop after the current one. */
+typedef int (*ing_stop_fn)(void *ctx);
 
 typedef struct ing_run_opts {
   int force;                /* re-ingest unchanged documents too */
   ing_progress_fn progress; /* may be NULL */
   ing_notice_fn notice;     /* may be NULL: notices go to rag_log */
-  void *ctx;                /* passed to both callbacks */
+  void *ctx;                /* passed to every callback */
+  ing_event_fn on_event;    /* may be NULL */
+  ing_stop_fn stop;         /* may be NULL */
+  /* Jobs (index/kb_jobs.h). By default ing_paths records each path given
+  ** as a durable job (running -> done | failed, with progress) and each
+  ** file that fails as an 'ingest' job queued for a retry with backoff
+  ** (or failed at once when retrying cannot help: unsupported, too big,
+  ** no text). A job runner (ingest/ing_jobs.h) sets no_jobs: it records
+  ** outcomes on its own jobs. */
+  int no_jobs;
+  const char *origin;     /* job origin: NULL = "cli"; "upload", "watch" */
+  int max_attempts;       /* per failed file; 0 = 5 */
+  double retry_backoff_s; /* first retry delay; 0 = 2 s, doubling */
+  int missing_ok;  /* a path that does not exist is skipped, not an error */
+  int defer_flush; /* leave ing_kb_flush to the caller (many calls, one
+                   ** save of the FAISS file) */
 } ing_run_opts;
 
 /* Ingests the files and folders in paths[0..n). *sum (may be NULL) gets the
@@ -47,6 +89,11 @@ typedef struct ing_run_opts {
 ** RAG_NOTFOUND before anything is written. */
 rag_status ing_paths(ing_kb *k, const char *const *paths, size_t n,
                      const ing_run_opts *o, ing_summary *sum, rag_err *err);
+
+/* Subtracts the term statistics of stored document doc_id from k->stats;
+** call before deleting or replacing it outside ing_paths (the hash
+** embedder weighs features by these statistics). */
+rag_status ing_forget_stats(ing_kb *k, int64_t doc_id, rag_err *err);
 
 /* Removes the document whose source is `path` (normalized as above; a
 ** "beir:" source is taken as is). *found = 0 when there was none. */
