@@ -701,7 +701,9 @@ rag_status llm_router_check_provider(llm_router *r, const char *name,
     return rc;
   llm_provider *p = NULL;
   rc = llm_open(&pd, r->has_http ? &r->http : NULL, &p, err);
-  if (!rc)
+  /* A kind with no check method (the built-in extractive answerer) has
+  ** no credentials to prove: it passes. */
+  if (!rc && p->vt->check)
     rc = llm_check(p, have_model ? model : NULL, err);
   llm_close(p);
   rag_provider_def_free(&pd);

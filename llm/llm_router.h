@@ -167,8 +167,9 @@ rag_status llm_router_providers(llm_router *r, llm_provider_info **out,
                                 size_t *n, rag_err *err);
 
 /* Runs provider name's credential check now (with the first LLM model
-** that uses it, else its first model, else NULL). RAG_UNSUPPORTED for a
-** provider kind that is not an LLM wire format. */
+** that uses it, else its first model, else NULL). A kind without a check
+** method passes; RAG_UNSUPPORTED for a provider kind that is not an LLM
+** wire format (cohere, tei). */
 rag_status llm_router_check_provider(llm_router *r, const char *name,
                                      rag_err *err);
 
