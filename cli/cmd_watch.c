@@ -1,18 +1,35 @@
 /* cli/cmd_watch.c -- `ragd watch DIR --kb KB`: catch up, then apply every
 ** change of the folder tree to the KB until SIGTERM/SIGINT, printing one
-** line per applied change. The signals are blocked and read through a
-** signalfd that the watcher polls, so a stop finishes the current document
-** and saves the derived data before exit 0. */
+** line per applied change. SIGTERM/SIGINT write a byte to a pipe whose
+** read end the watcher polls (its stop_fd), so a stop finishes the current
+** document and saves the derived data before exit 0.
+** Why a handler and not a signalfd: a signalfd needs the signals blocked in
+** every thread, and OpenBLAS starts its threads when the library loads,
+** before main, with the default mask: a SIGTERM routed to one of them
+** would kill the process. */
 #include "cli/cli_watch.h"
 
 #include "ingest/ing_watch.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
+#include <fcntl.h>
 #include <unistd.h>
+
+/* The write end of the stop pipe: the one mutable global, because a signal
+** handler can reach nothing else. Set before the handler is installed. */
+static volatile sig_atomic_t stop_pipe_w = -1;
+
+static void on_stop_signal(int sig) {
+  (void)sig;
+  int saved = errno;
+  ssize_t r = write(stop_pipe_w, "x", 1);
+  (void)r; /* a full pipe is already readable */
+  errno = saved;
+}
 
 typedef struct wui {
   int json;
@@ -153,15 +170,18 @@ int cmd_watch(int argc, char **argv, const cli_env *env) {
   wo.on_event = on_event;
   wo.ctx = &u;
 
-  /* Block the stop signals before any thread exists (OpenMP's inherit
-  ** the mask), and read them from a signalfd the watcher polls. */
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigprocmask(SIG_BLOCK, &set, NULL);
-  int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-  wo.stop_fd = sfd;
+  int pfd[2] = {-1, -1};
+  if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) == 0) {
+    stop_pipe_w = pfd[1];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    wo.stop_fd = pfd[0];
+  }
 
   rag_err err;
   rag_err_clear(&err);
@@ -187,8 +207,12 @@ int cmd_watch(int argc, char **argv, const cli_env *env) {
   }
   ing_watch_close(w);
   ing_kb_close(k);
-  if (sfd >= 0)
-    close(sfd);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  stop_pipe_w = -1;
+  for (int i = 0; i < 2; i++)
+    if (pfd[i] >= 0)
+      close(pfd[i]);
   free(ign);
   return status;
 }

@@ -19,6 +19,7 @@
 #include "core/rag_log.h"
 #include "index/kb_stats.h"
 #include "ingest/chunk.h"
+#include "ingest/ing_embed.h"
 #include "ingest/ing_jobs.h"
 #include "ingest/ing_load.h"
 #include "index/kb_rename.h"
@@ -419,8 +420,8 @@ static rag_status embed_batch(run *r, batch *b, float **out, rag_err *err) {
     step = 1;
   for (size_t off = 0; !rc && off < total; off += step) {
     size_t m = total - off < step ? total - off : step;
-    rc = emb_embed(r->k->emb, (const char *const *)texts + off, m, EMB_DOCUMENT,
-                   vecs + off * (size_t)dim, err);
+    rc = ing_embed_texts(r->k->kb, r->k->emb, (const char *const *)texts + off,
+                         m, EMB_DOCUMENT, vecs + off * (size_t)dim, NULL, err);
   }
   for (size_t i = 0; i < total; i++)
     free(texts[i]);
