@@ -1,6 +1,7 @@
 /* cli/ragd.c -- main(): load the config, initialize the libraries once,
 ** dispatch to a subcommand from the static table. */
 #include "cli/cli.h"
+#include "cli/cli_watch.h"
 
 #include "core/rag_log.h"
 #include "core/rag_utf8.h"
@@ -22,6 +23,8 @@ static const cli_cmd commands[] = {
     {"rm", cmd_rm, "remove documents from a KB"},
     {"search", cmd_search, "rank a KB's chunks for a question"},
     {"eval", cmd_eval, "Recall@k, MRR@10, nDCG@10 on a BEIR dataset"},
+    {"watch", cmd_watch, "keep a KB in step with a folder"},
+    {"jobs", cmd_jobs, "list a KB's ingest jobs"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
