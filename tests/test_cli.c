@@ -276,6 +276,60 @@ TEST(fts_operators_in_a_query_never_fail) {
   free(kb);
 }
 
+/* Readers are never blocked by a long ingest: while `ragd ingest` writes
+** thousands of documents, searches succeed and see committed documents. */
+TEST(search_during_a_long_ingest_sees_the_last_committed_state) {
+  char *kb = tmp_path("kb");
+  char *first = tmp_path("first.md");
+  write_file(first, "# First\n\nThe okapi is a forest giraffe.\n");
+  cli_result r = CLI_RUN("ingest", "--kb", kb, "--json", first);
+  ASSERT_EQ(r.status, 0);
+  cli_free(&r);
+  char *docs = tmp_path("docs");
+  mkdir(docs, 0755);
+  for (int i = 0; i < 3000; i++) {
+    char p[4400], body[256];
+    snprintf(p, sizeof(p), "%s/d%04d.txt", docs, i);
+    snprintf(body, sizeof(body),
+             "Document %d about supersonic flow, boundary layers and "
+             "pressure distributions on swept wings, note %d.\n",
+             i, i * 7);
+    write_file(p, body);
+  }
+  char *cfg = tmp_path("cfg.json");
+  write_file(cfg, "{\"ingest\":{\"batch_docs\":16}}");
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDWR);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(cli_bin(), cli_bin(), "--config", cfg, "ingest", "--kb", kb, "--json",
+          docs, (char *)NULL);
+    _exit(127);
+  }
+  int during = 0, st = 0;
+  for (int i = 0; i < 200; i++) {
+    int running = waitpid(pid, &st, WNOHANG) == 0;
+    cJSON *j = search_json(kb, "okapi forest giraffe", "hybrid");
+    ASSERT_CONTAINS(top_source(j), "first.md");
+    cJSON_Delete(j);
+    if (running && waitpid(pid, &st, WNOHANG) == 0)
+      during++; /* the ingest was running before and after this search */
+    else if (!running)
+      break;
+  }
+  if (waitpid(pid, &st, WNOHANG) == 0)
+    waitpid(pid, &st, 0);
+  ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  ASSERT_GE(during, 1); /* else the test proved nothing: grow the corpus */
+  assert_kb_consistent(kb);
+  free(cfg);
+  free(docs);
+  free(first);
+  free(kb);
+}
+
 #define TESTS(X)                                                               \
   X(ingest_sample_finds_every_format_by_its_content)                           \
   X(search_json_scores_are_normalized_to_unit_range)                           \
@@ -285,5 +339,6 @@ TEST(fts_operators_in_a_query_never_fail) {
   X(deleted_faiss_file_is_rebuilt_with_the_same_results)                       \
   X(binary_and_invalid_files_are_skipped_with_a_reason)                        \
   X(usage_errors_exit_2_and_missing_kb_exits_1)                                \
-  X(fts_operators_in_a_query_never_fail)
+  X(fts_operators_in_a_query_never_fail)                                       \
+  X(search_during_a_long_ingest_sees_the_last_committed_state)
 TEST_MAIN(TESTS)
