@@ -6,7 +6,8 @@
 **   1. the question's terms: stemmed, stopwords dropped (core/rag_tok.h,
 **      the same terms the full-text index matches);
 **   2. sentences: each source split on . ! ? (before whitespace or the
-**      end), on the CJK marks 。！？ and on newlines;
+**      end), on the CJK marks 。！？ and on structural line breaks
+**      (paragraphs, headings, list items); heading lines are skipped;
 **   3. score: the idf-weighted overlap with the question terms, where idf
 **      is computed over the given sentences (a term every sentence shares
 **      tells nothing), times a coverage bonus, gently penalized for very
@@ -94,8 +95,21 @@ static int add_sterm(void *ctx, const char *term, size_t len, size_t s,
 ** sentence only before whitespace or the end ("3.14", "e.g.x" do not). */
 static size_t terminator(const char *t, size_t i, size_t n) {
   unsigned char c = (unsigned char)t[i];
-  if (c == '\n')
-    return 1;
+  /* A line break ends a sentence only where the text's structure does: a
+  ** blank line (paragraph), a heading line, or a next line that starts a
+  ** heading, list item or quote. Otherwise it is wrapping inside a
+  ** sentence (PDF text, hard-wrapped Markdown). */
+  if (c == '\n') {
+    size_t ls = i;
+    while (ls > 0 && t[ls - 1] != '\n')
+      ls--;
+    size_t j = i + 1;
+    while (j < n && (t[j] == ' ' || t[j] == '\t' || t[j] == '\r'))
+      j++;
+    if (t[ls] == '#' || j >= n || t[j] == '\n' || strchr("#-*>|", t[j]))
+      return 1;
+    return 0;
+  }
   if (c == '.' || c == '!' || c == '?')
     return i + 1 == n || strchr(" \t\r\n", t[i + 1]) ? 1 : 0;
   if (i + 3 <= n &&
@@ -118,7 +132,8 @@ static rag_status add_sentence(ex_state *st, size_t *cap, size_t si,
     a++;
   while (b > a && is_space(text[b - 1]))
     b--;
-  if (a == b || st->nsents == EX_MAX_SENTENCES)
+  /* A heading names a topic; it answers nothing. */
+  if (a == b || text[a] == '#' || st->nsents == EX_MAX_SENTENCES)
     return RAG_OK;
   if (st->nsents == *cap) {
     size_t ncap = *cap ? *cap * 2 : 64;
@@ -267,8 +282,16 @@ static rag_status emit_sentence(llm_acc *a, const llm_request *req,
   rag_buf b;
   rag_buf_init(&b, EX_MAX_SENT_BYTES + 64);
   rag_status rc = first ? RAG_OK : rag_buf_putc(&b, ' ');
-  if (!rc)
-    rc = rag_buf_append(&b, t, len);
+  /* Wrapped lines read as one sentence: each whitespace run becomes one
+  ** space. */
+  for (size_t i = 0; !rc && i < len; i++) {
+    if (is_space(t[i])) {
+      if (i + 1 < len && !is_space(t[i + 1]))
+        rc = rag_buf_putc(&b, ' ');
+    } else {
+      rc = rag_buf_putc(&b, t[i]);
+    }
+  }
   if (!rc)
     rc = rag_buf_printf(&b, "%s [%d]", cut ? " ..." : "",
                         req->sources[s->src].index);

@@ -725,6 +725,30 @@ TEST(extractive_answers_with_the_supporting_sentence_and_its_citation) {
   free(a);
 }
 
+TEST(extractive_joins_wrapped_lines_and_skips_headings) {
+  static const llm_source src[] = {
+      {1, "Bread",
+       "## Baking\nBake the loaf in a Dutch oven for 20 minutes\nwith the lid "
+       "on, then 25 minutes without it.\n\n- Cool the loaf for an hour."}};
+  llm_provider *p = open_kind("extractive", NULL);
+  llm_request req;
+  memset(&req, 0, sizeof(req));
+  req.sources = src;
+  req.nsources = 1;
+  req.question = "How long do you bake the loaf with the lid on?";
+  req.temperature = -1;
+  llm_response resp;
+  rag_err err;
+  rag_err_clear(&err);
+  ASSERT_OK(llm_chat(p, &req, &resp, &err), &err);
+  ASSERT_CONTAINS(resp.text, "Bake the loaf in a Dutch oven for 20 minutes "
+                             "with the lid on, then 25 minutes without it. "
+                             "[1]");
+  ASSERT(!strstr(resp.text, "##"));
+  llm_response_free(&resp);
+  llm_close(p);
+}
+
 TEST(extractive_without_a_match_answers_not_found_without_citation) {
   char *a = ask_extractive("What is the capital of Mongolia?", NULL);
   ASSERT_CONTAINS(a, "could not find an answer");
@@ -824,6 +848,7 @@ TEST(llm_registry_knows_every_kind) {
   X(ollama_errors_are_upstream_with_their_text)                                \
   X(ollama_check_finds_the_model_with_or_without_latest)                       \
   X(extractive_answers_with_the_supporting_sentence_and_its_citation)          \
+  X(extractive_joins_wrapped_lines_and_skips_headings)                         \
   X(extractive_without_a_match_answers_not_found_without_citation)             \
   X(extractive_is_deterministic_and_streams_per_sentence)                      \
   X(fake_follows_its_script)                                                   \
