@@ -1,0 +1,688 @@
+/* api/api_kbs.c -- The dataset registry and the shared per-dataset object.
+** Layout on disk: <data>/<dataset uuid>/ is a KB directory (index/kb.h)
+** plus dataset.json (name, description, created_at) and
+** docs/<document uuid>/{doc.json, <file>}: the file is the document's
+** source, so a chunk's source path names its document.
+** Concurrency (DESIGN "Process and concurrency"):
+**  - readers (MHD threads) search a *snapshot*: an ing_kb opened after the
+**    last committed write, whose embedder, vector index and term
+**    statistics are never written; each search takes its read lock and a
+**    pooled SQLite handle (one connection per thread at a time);
+**  - ONE writer thread runs ingest and delete jobs from a queue on its
+**    own ing_kb (`wk`), then opens a fresh snapshot off-lock and swaps it
+**    in under the write lock, held only for the pointer swap. So a search
+**    during a long ingest sees the last committed state and never waits.
+** Lock order: reg->mu, then k->mu; k->lock (rwlock) is never held while
+** taking either. Refcounts: the registry holds one ref per live dataset;
+** requests and jobs hold one each; the last release frees (and, for a
+** deleted dataset, removes its directory). */
+#include "api/api_kbs_int.h"
+
+#include "core/rag_log.h"
+#include "ingest/ing.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- small helpers ---- */
+
+void api_uuid4(char out[40]) {
+  uint8_t b[16];
+  size_t got = 0;
+  while (got < sizeof(b)) {
+    ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+    if (n > 0)
+      got += (size_t)n;
+    else if (errno != EINTR)
+      break;
+  }
+  if (got < sizeof(b)) { /* no entropy source: still unique enough */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
+                 (uint64_t)(uintptr_t)out;
+    for (int i = 0; i < 16; i++, x = x * 6364136223846793005ULL + 1)
+      b[i] = (uint8_t)(x >> 56);
+  }
+  b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+  b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+  snprintf(out, 40,
+           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x"
+           "%02x",
+           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+           b[11], b[12], b[13], b[14], b[15]);
+}
+
+int api_is_uuid(const char *s) {
+  if (!s || strlen(s) != 36)
+    return 0;
+  for (int i = 0; i < 36; i++) {
+    char c = s[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-')
+        return 0;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+int api_doc_id_of(const char *source, char out[40]) {
+  const char *p = source ? strstr(source, "/docs/") : NULL;
+  if (!p || strlen(p + 6) < 37 || p[6 + 36] != '/')
+    return 0;
+  memcpy(out, p + 6, 36);
+  out[36] = '\0';
+  return api_is_uuid(out);
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag,
+                 struct FTW *f) {
+  (void)st, (void)flag, (void)f;
+  remove(p);
+  return 0;
+}
+
+void api_rm_rf(const char *dir) {
+  nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *api_path2(const char *a, const char *b) {
+  size_t n = strlen(a) + strlen(b) + 2;
+  char *p = malloc(n);
+  if (p)
+    snprintf(p, n, "%s/%s", a, b);
+  return p;
+}
+
+cJSON *api_read_json(const char *path) {
+  rag_buf b;
+  rag_err e;
+  rag_buf_init(&b, META_CAP);
+  rag_err_clear(&e);
+  cJSON *j = NULL;
+  if (!rag_buf_read_file(&b, path, &e))
+    j = cJSON_ParseWithLength(b.data ? b.data : "", b.len);
+  rag_buf_free(&b);
+  return j;
+}
+
+/* Writes j to path atomically (temp + rename). */
+rag_status api_write_json(const char *path, const cJSON *j, rag_err *err) {
+  char *t = cJSON_Print(j);
+  size_t n = strlen(path) + 8;
+  char *tmp = malloc(n);
+  rag_status rc = RAG_OK;
+  if (!t || !tmp) {
+    rc = rag_fail(err, RAG_NOMEM, "out of memory");
+  } else {
+    snprintf(tmp, n, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f || fputs(t, f) < 0 || fflush(f) || fsync(fileno(f)))
+      rc = rag_fail(err, RAG_IO, "write %s: %s", tmp, strerror(errno));
+    if (f && fclose(f) && !rc)
+      rc = rag_fail(err, RAG_IO, "close %s: %s", tmp, strerror(errno));
+    if (!rc && rename(tmp, path))
+      rc = rag_fail(err, RAG_IO, "rename %s: %s", path, strerror(errno));
+    if (rc)
+      unlink(tmp);
+  }
+  free(t);
+  free(tmp);
+  return rc;
+}
+
+int64_t api_count_words(const char *s, size_t n) {
+  int64_t w = 0;
+  int in = 0;
+  for (size_t i = 0; i < n; i++) {
+    int sp = s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r';
+    if (!sp && !in)
+      w++;
+    in = !sp;
+  }
+  return w;
+}
+
+/* ---- snapshots ---- */
+
+void api_snap_close(snap *s) {
+  if (!s)
+    return;
+  rr_close(s->rr);
+  ing_kb_close(s->k);
+  pthread_mutex_destroy(&s->mu);
+  free(s);
+}
+
+rag_status api_snap_open(const rag_cfg *cfg, const char *dir, int create,
+                         snap **out, rag_err *err) {
+  *out = NULL;
+  snap *s = calloc(1, sizeof(*s));
+  if (!s)
+    return rag_fail(err, RAG_NOMEM, "out of memory");
+  pthread_mutex_init(&s->mu, NULL);
+  ing_kb_opts o = ing_kb_opts_default();
+  o.create = create;
+  rag_status rc = ing_kb_open(cfg, dir, &o, &s->k, err);
+  if (!rc)
+    rc = rr_open(cfg, NULL, &s->rr, err);
+  if (rc) {
+    api_snap_close(s);
+    return rc;
+  }
+  rr_set_stats(s->rr, s->k->stats);
+  /* Built-in providers allow concurrent calls on unchanging statistics;
+  ** remote ones hold one curl handle each. */
+  const char *rn = s->rr->vt->name;
+  s->serial = emb_is_remote(s->k->emb) ||
+              (strcmp(rn, "local") != 0 && strcmp(rn, "fake") != 0);
+  *out = s;
+  return RAG_OK;
+}
+
+/* ---- the per-dataset object ---- */
+
+void api_doc_free(doc_ent *d) {
+  if (!d)
+    return;
+  free(d->name);
+  free(d->error);
+  free(d->meta_json);
+  free(d->source);
+  free(d);
+}
+
+static void kb_free(api_kb *k) {
+  api_snap_close(k->snap);
+  ing_kb_close(k->wk);
+  for (int i = 0; i < k->npool; i++)
+    kb_close(k->pool[i]);
+  free(k->pool);
+  while (k->docs) {
+    doc_ent *d = k->docs;
+    k->docs = d->next;
+    api_doc_free(d);
+  }
+  if (k->deleted && k->dir)
+    api_rm_rf(k->dir);
+  pthread_rwlock_destroy(&k->lock);
+  pthread_mutex_destroy(&k->mu);
+  free(k->dir);
+  free(k->name);
+  free(k->desc);
+  free(k);
+}
+
+void api_kb_release(api_kb *k) {
+  if (k && atomic_fetch_sub(&k->refs, 1) == 1)
+    kb_free(k);
+}
+
+api_kb *api_kb_new(api_kbs *r, const char *id) {
+  api_kb *k = calloc(1, sizeof(*k));
+  if (!k)
+    return NULL;
+  k->reg = r;
+  snprintf(k->id, sizeof(k->id), "%s", id);
+  atomic_init(&k->refs, 1);
+  pthread_rwlock_init(&k->lock, NULL);
+  pthread_mutex_init(&k->mu, NULL);
+  k->pool = calloc((size_t)r->pool_max, sizeof(kb *));
+  k->dir = api_path2(r->dir, id);
+  if (!k->pool || !k->dir) {
+    kb_free(k);
+    return NULL;
+  }
+  return k;
+}
+
+void api_kb_info_get(api_kb *k, rag_arena *a, api_kb_info *out) {
+  memset(out, 0, sizeof(*out));
+  snprintf(out->id, sizeof(out->id), "%s", k->id);
+  pthread_mutex_lock(&k->mu);
+  out->name = rag_arena_strdup(a, k->name);
+  out->description = rag_arena_strdup(a, k->desc ? k->desc : "");
+  out->created_at = k->created_at;
+  out->docs = k->ndocs;
+  out->chunks = k->nchunks;
+  out->words = k->nwords;
+  pthread_mutex_unlock(&k->mu);
+}
+
+/* Recounts documents/chunks from the writer's handle (writer thread). */
+void api_kb_recount(api_kb *k, kb *h) {
+  kb_counts c;
+  rag_err e;
+  rag_err_clear(&e);
+  if (kb_count(h, NULL, &c, &e))
+    return;
+  pthread_mutex_lock(&k->mu);
+  k->ndocs = c.docs;
+  k->nchunks = c.chunks;
+  int64_t w = 0;
+  for (doc_ent *d = k->docs; d; d = d->next)
+    w += d->words;
+  k->nwords = w;
+  pthread_mutex_unlock(&k->mu);
+}
+
+/* ---- pooled SQLite handles and search ---- */
+
+static rag_status pool_get(api_kb *k, kb **out, rag_err *err) {
+  pthread_mutex_lock(&k->mu);
+  *out = k->npool ? k->pool[--k->npool] : NULL;
+  pthread_mutex_unlock(&k->mu);
+  if (*out)
+    return RAG_OK;
+  kb_opts o = kb_opts_default();
+  o.create = 0;
+  return kb_open(k->dir, &o, out, err);
+}
+
+static void pool_put(api_kb *k, kb *h) {
+  pthread_mutex_lock(&k->mu);
+  if (k->npool < k->reg->pool_max) {
+    k->pool[k->npool++] = h;
+    h = NULL;
+  }
+  pthread_mutex_unlock(&k->mu);
+  kb_close(h);
+}
+
+rag_status api_kb_search(api_kb *k, const ret_query *q, rag_arena *a,
+                         ret_hit **hits, size_t *n, rag_err *err) {
+  kb *h = NULL;
+  *hits = NULL;
+  *n = 0;
+  rag_status rc = pool_get(k, &h, err);
+  if (rc)
+    return rc;
+  pthread_rwlock_rdlock(&k->lock);
+  snap *s = k->snap;
+  if (!s) {
+    rc = rag_fail(err, RAG_IO, "dataset %s is not open", k->id);
+  } else {
+    ret_ctx c = {h, s->k->vec, s->k->emb, s->rr};
+    if (s->serial)
+      pthread_mutex_lock(&s->mu);
+    rc = ret_search(&c, q, a, hits, n, err);
+    if (s->serial)
+      pthread_mutex_unlock(&s->mu);
+  }
+  pthread_rwlock_unlock(&k->lock);
+  pool_put(k, h);
+  return rc;
+}
+
+rag_status api_kb_chunks(api_kb *k, const int64_t *ids, size_t n, rag_arena *a,
+                         kb_chunk_row *rows, int *found, rag_err *err) {
+  kb *h = NULL;
+  rag_status rc = pool_get(k, &h, err);
+  if (!rc)
+    rc = kb_chunks_get(h, ids, n, a, rows, found, err);
+  if (h)
+    pool_put(k, h);
+  return rc;
+}
+
+/* ---- the writer ---- */
+
+void api_enqueue(api_kbs *r, api_kb *k, job_kind kind, const char *doc,
+                 const char *path) {
+  job *j = calloc(1, sizeof(*j));
+  if (j)
+    j->path = rag_strdup(path);
+  if (!j || !j->path) {
+    free(j);
+    rag_log(RAG_LOG_ERROR, "dataset %s: out of memory queueing a job", k->id);
+    return;
+  }
+  atomic_fetch_add(&k->refs, 1);
+  j->k = k;
+  j->kind = kind;
+  snprintf(j->doc, sizeof(j->doc), "%s", doc);
+  pthread_mutex_lock(&r->mu);
+  if (r->tail)
+    r->tail->next = j;
+  else
+    r->head = j;
+  r->tail = j;
+  r->depth++;
+  pthread_cond_signal(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+}
+
+static doc_ent *doc_find(api_kb *k, const char *id) { /* k->mu held */
+  for (doc_ent *d = k->docs; d; d = d->next)
+    if (!strcmp(d->id, id))
+      return d;
+  return NULL;
+}
+
+static void doc_set(api_kb *k, const char *id, api_doc_status st,
+                    const char *error, int64_t segments, int64_t words) {
+  pthread_mutex_lock(&k->mu);
+  doc_ent *d = doc_find(k, id);
+  if (d) {
+    d->status = st;
+    free(d->error);
+    d->error = error ? rag_strdup(error) : NULL;
+    if (segments >= 0)
+      d->segments = segments;
+    if (words >= 0)
+      d->words = words;
+  }
+  pthread_mutex_unlock(&k->mu);
+}
+
+/* Records a failure in the document's doc.json so a restart does not retry
+** it forever. */
+static void doc_persist_error(api_kb *k, const char *doc, const char *msg) {
+  char rel[128];
+  snprintf(rel, sizeof(rel), "docs/%s/doc.json", doc);
+  char *p = api_path2(k->dir, rel);
+  cJSON *j = p ? api_read_json(p) : NULL;
+  rag_err e;
+  rag_err_clear(&e);
+  if (j) {
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "error");
+    cJSON_AddStringToObject(j, "error", msg);
+    api_write_json(p, j, &e);
+  }
+  cJSON_Delete(j);
+  free(p);
+}
+
+typedef struct ev_ctx {
+  int skipped;
+  char msg[256];
+} ev_ctx;
+
+static void on_event(void *ctx, const ing_event *ev) {
+  ev_ctx *c = ctx;
+  if (ev->what == ING_SKIPPED) {
+    c->skipped = 1;
+    snprintf(c->msg, sizeof(c->msg), "%s", ev->msg ? ev->msg : "skipped");
+  }
+}
+
+/* Swaps in a snapshot of the state just committed (writer thread). */
+static void refresh(api_kbs *r, api_kb *k) {
+  snap *ns = NULL, *old;
+  rag_err e;
+  rag_err_clear(&e);
+  if (api_snap_open(r->cfg, k->dir, 0, &ns, &e)) {
+    rag_log(RAG_LOG_ERROR, "dataset %s: reopen for search: %s", k->id, e.msg);
+    return; /* readers keep the previous snapshot */
+  }
+  pthread_rwlock_wrlock(&k->lock);
+  old = k->snap;
+  k->snap = ns;
+  pthread_rwlock_unlock(&k->lock);
+  api_snap_close(old);
+}
+
+static void run_job(api_kbs *r, job *j) {
+  api_kb *k = j->k;
+  rag_err e;
+  rag_err_clear(&e);
+  pthread_mutex_lock(&r->mu);
+  int deleted = k->deleted;
+  pthread_mutex_unlock(&r->mu);
+  if (deleted)
+    return;
+  if (j->kind == JOB_INGEST)
+    doc_set(k, j->doc, API_DOC_INDEXING, NULL, -1, -1);
+  rag_status rc = RAG_OK;
+  if (!k->wk) {
+    ing_kb_opts o = ing_kb_opts_default();
+    o.create = 1;
+    rc = ing_kb_open(r->cfg, k->dir, &o, &k->wk, &e);
+  }
+  if (!rc && j->kind == JOB_INGEST) {
+    ev_ctx ec = {0, ""};
+    ing_run_opts o;
+    memset(&o, 0, sizeof(o));
+    o.no_jobs = 1;
+    o.origin = "upload";
+    o.on_event = on_event;
+    o.ctx = &ec;
+    const char *paths[1] = {j->path};
+    rc = ing_paths(k->wk, paths, 1, &o, NULL, &e);
+    if (!rc && ec.skipped)
+      rc = rag_fail(&e, RAG_UNSUPPORTED, "%s", ec.msg);
+    if (rc) {
+      doc_set(k, j->doc, API_DOC_ERROR, e.msg, 0, -1);
+      doc_persist_error(k, j->doc, e.msg);
+    } else {
+      rag_arena *a = rag_arena_new(0);
+      kb_doc d;
+      int found = 0;
+      int64_t words = -1;
+      const char **texts = NULL;
+      size_t nt = 0;
+      if (a && !kb_doc_get(k->wk->kb, j->path, a, &d, &found, &e) && found &&
+          !kb_doc_chunk_texts(k->wk->kb, d.id, a, &texts, &nt, &e)) {
+        words = 0;
+        for (size_t i = 0; i < nt; i++)
+          words += api_count_words(texts[i], strlen(texts[i]));
+      }
+      /* "completed" only once searches can see it: after the swap. */
+      refresh(r, k);
+      api_kb_recount(k, k->wk->kb);
+      doc_set(k, j->doc, API_DOC_COMPLETED, NULL, found ? d.nchunks : 0, words);
+      rag_arena_free(a);
+      return;
+    }
+  } else if (!rc) {
+    int found = 0;
+    rc = ing_remove(k->wk, j->path, &found, &e);
+    if (rc)
+      rag_log(RAG_LOG_ERROR, "dataset %s: delete %s: %s", k->id, j->doc, e.msg);
+    char *slash = strrchr(j->path, '/');
+    if (slash) {
+      *slash = '\0'; /* the document's own directory */
+      api_rm_rf(j->path);
+    }
+  } else {
+    doc_set(k, j->doc, API_DOC_ERROR, e.msg, 0, -1);
+  }
+  if (k->wk) {
+    refresh(r, k);
+    api_kb_recount(k, k->wk->kb);
+  }
+}
+
+void *api_writer_main(void *arg) {
+  api_kbs *r = arg;
+  pthread_mutex_lock(&r->mu);
+  for (;;) {
+    while (!r->head && !r->stop)
+      pthread_cond_wait(&r->cv, &r->mu);
+    if (!r->head)
+      break;
+    job *j = r->head;
+    r->head = j->next;
+    if (!r->head)
+      r->tail = NULL;
+    int stop = r->stop;
+    pthread_mutex_unlock(&r->mu);
+    if (!stop) /* at shutdown queued jobs wait for the next start */
+      run_job(r, j);
+    /* The writer's handle is closed when its dataset goes away. */
+    api_kb *k = j->k;
+    if (k->deleted && k->wk) {
+      ing_kb_close(k->wk);
+      k->wk = NULL;
+    }
+    api_kb_release(k);
+    free(j->path);
+    free(j);
+    pthread_mutex_lock(&r->mu);
+    r->depth--;
+  }
+  pthread_mutex_unlock(&r->mu);
+  return NULL;
+}
+
+size_t api_kbs_queue_depth(api_kbs *r) {
+  pthread_mutex_lock(&r->mu);
+  size_t d = r->depth;
+  pthread_mutex_unlock(&r->mu);
+  return d;
+}
+
+/* ---- documents ---- */
+
+/* A file name safe to create: [A-Za-z0-9._-] kept, others '_', no leading
+** dot, at most 100 bytes, ".txt" added when there is no extension. */
+static void safe_name(const char *in, char out[128]) {
+  size_t n = 0;
+  for (const char *p = in; *p && n < 100; p++) {
+    char c = *p;
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+             (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+    out[n++] = ok ? c : '_';
+  }
+  out[n] = '\0';
+  if (n == 0 || out[0] == '.')
+    memmove(out + 1, out, n + 1), out[0] = 'd', n++;
+  if (!strchr(out, '.'))
+    memcpy(out + n, ".txt", 5);
+}
+
+static void doc_copy(const doc_ent *d, rag_arena *a, api_doc_info *o) {
+  memset(o, 0, sizeof(*o));
+  memcpy(o->id, d->id, sizeof(o->id));
+  memcpy(o->batch, d->batch, sizeof(o->batch));
+  o->name = rag_arena_strdup(a, d->name);
+  o->error = rag_arena_strdup(a, d->error);
+  o->meta_json = rag_arena_strdup(a, d->meta_json ? d->meta_json : "{}");
+  o->source = rag_arena_strdup(a, d->source);
+  o->data_source_type = "upload_file";
+  o->status = d->status;
+  o->created_at = d->created_at;
+  o->segments = d->segments;
+  o->words = d->words;
+}
+
+rag_status api_kb_add_doc(api_kb *k, const char *name, const char *text,
+                          size_t len, const char *upload_path,
+                          const char *meta_json, const char *batch,
+                          rag_arena *a, api_doc_info *out, rag_err *err) {
+  doc_ent *d = calloc(1, sizeof(*d));
+  if (!d)
+    return rag_fail(err, RAG_NOMEM, "out of memory");
+  api_uuid4(d->id);
+  if (batch)
+    snprintf(d->batch, sizeof(d->batch), "%s", batch);
+  else
+    api_uuid4(d->batch);
+  char fname[128], rel[200];
+  safe_name(name, fname);
+  d->name = rag_strdup(name);
+  d->meta_json = rag_strdup(meta_json ? meta_json : "{}");
+  d->created_at = (int64_t)time(NULL);
+  d->words = text ? api_count_words(text, len) : 0;
+  snprintf(rel, sizeof(rel), "docs/%s", d->id);
+  char *docs = api_path2(k->dir, "docs");
+  char *ddir = api_path2(k->dir, rel);
+  d->source = ddir ? api_path2(ddir, fname) : NULL;
+  char *meta = ddir ? api_path2(ddir, "doc.json") : NULL;
+  rag_status rc = RAG_OK;
+  if (!d->name || !d->meta_json || !docs || !ddir || !d->source || !meta)
+    rc = rag_fail(err, RAG_NOMEM, "out of memory");
+  if (!rc && ((mkdir(docs, 0755) && errno != EEXIST) || mkdir(ddir, 0755)))
+    rc = rag_fail(err, RAG_IO, "mkdir %s: %s", ddir, strerror(errno));
+  if (!rc && upload_path) {
+    if (rename(upload_path, d->source))
+      rc = rag_fail(err, RAG_IO, "store upload: %s", strerror(errno));
+  } else if (!rc) {
+    FILE *f = fopen(d->source, "wb");
+    if (!f || fwrite(text, 1, len, f) != len || fflush(f))
+      rc = rag_fail(err, RAG_IO, "write %s: %s", d->source, strerror(errno));
+    if (f)
+      fclose(f);
+  }
+  if (!rc) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON *m = cJSON_ParseWithLength(d->meta_json, strlen(d->meta_json));
+    cJSON_AddStringToObject(j, "id", d->id);
+    cJSON_AddStringToObject(j, "name", d->name);
+    cJSON_AddStringToObject(j, "batch", d->batch);
+    cJSON_AddStringToObject(j, "file", fname);
+    cJSON_AddNumberToObject(j, "created_at", (double)d->created_at);
+    cJSON_AddNumberToObject(j, "words", (double)d->words);
+    cJSON_AddItemToObject(j, "metadata", m ? m : cJSON_CreateObject());
+    rc = api_write_json(meta, j, err);
+    cJSON_Delete(j);
+  }
+  if (rc) {
+    if (ddir)
+      api_rm_rf(ddir);
+    api_doc_free(d);
+  } else {
+    d->status = API_DOC_WAITING;
+    pthread_mutex_lock(&k->mu);
+    d->next = k->docs;
+    k->docs = d;
+    doc_copy(d, a, out);
+    pthread_mutex_unlock(&k->mu);
+    api_enqueue(k->reg, k, JOB_INGEST, d->id, d->source);
+  }
+  free(docs);
+  free(ddir);
+  free(meta);
+  return rc;
+}
+
+rag_status api_kb_docs(api_kb *k, rag_arena *a, api_doc_info **docs, size_t *n,
+                       rag_err *err) {
+  pthread_mutex_lock(&k->mu);
+  size_t c = 0;
+  for (doc_ent *d = k->docs; d; d = d->next)
+    c++;
+  *docs = rag_arena_calloc(a, c ? c : 1, sizeof(**docs));
+  *n = 0;
+  if (*docs)
+    for (doc_ent *d = k->docs; d; d = d->next)
+      doc_copy(d, a, &(*docs)[(*n)++]);
+  pthread_mutex_unlock(&k->mu);
+  return *docs ? RAG_OK : rag_fail(err, RAG_NOMEM, "out of memory");
+}
+
+rag_status api_kb_delete_doc(api_kb *k, const char *doc_id, rag_err *err) {
+  pthread_mutex_lock(&k->mu);
+  doc_ent **pp = &k->docs, *d = NULL;
+  for (; *pp; pp = &(*pp)->next)
+    if (!strcmp((*pp)->id, doc_id)) {
+      d = *pp;
+      *pp = d->next;
+      break;
+    }
+  pthread_mutex_unlock(&k->mu);
+  if (!d)
+    return rag_fail(err, RAG_NOTFOUND, "document %s not found", doc_id);
+  /* The doc.json goes now so a restart does not bring it back; the writer
+  ** removes its chunks after any queued ingest of it. */
+  char rel[128];
+  snprintf(rel, sizeof(rel), "docs/%s/doc.json", d->id);
+  char *meta = api_path2(k->dir, rel);
+  if (meta)
+    unlink(meta);
+  free(meta);
+  api_enqueue(k->reg, k, JOB_DELETE, d->id, d->source);
+  api_doc_free(d);
+  return RAG_OK;
+}

@@ -1,0 +1,778 @@
+/* tests/test_api.c -- ragd serve end to end: an in-process server on an
+** ephemeral loopback port, driven with libcurl (raw sockets where curl
+** would fix the request up). */
+#include "tests/test.h"
+
+#include "api/api.h"
+#include "core/rag_cfg.h"
+#include "core/rag_hash.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#define ADMIN "admin-secret-key"
+#define APP "app-secret-key"
+
+typedef struct srv {
+  rag_cfg cfg;
+  api_server *s;
+  int port;
+} srv;
+
+/* Starts a server over the test's data dir; app_ds (may be NULL) is the
+** dataset the app key may use. */
+static void srv_start(srv *v, const char *app_ds, size_t max_upload) {
+  char ha[65], hb[65], json[1024];
+  rag_err err;
+  rag_err_clear(&err);
+  rag_sha256_hex(ADMIN, strlen(ADMIN), ha);
+  rag_sha256_hex(APP, strlen(APP), hb);
+  snprintf(json, sizeof(json),
+           "{\"log_level\":\"warn\",\"embedding\":{\"dim\":128},"
+           "\"auth\":{\"keys\":[{\"name\":\"a\",\"sha256\":\"%s\","
+           "\"scope\":\"admin\"},{\"name\":\"b\",\"sha256\":\"%s\","
+           "\"scope\":\"app\",\"datasets\":[\"%s\"]}]}}",
+           ha, hb, app_ds ? app_ds : "none");
+  ASSERT_OK(rag_cfg_default(&v->cfg, &err), &err);
+  ASSERT_OK(rag_cfg_apply_json(&v->cfg, json, &err), &err);
+  api_opts o = api_opts_default();
+  o.port = -1;
+  char dir[4200];
+  snprintf(dir, sizeof(dir), "%s/data", test_tmpdir());
+  o.data_dir = dir;
+  o.threads = 4;
+  o.quiet = 1;
+  o.max_upload = max_upload;
+  o.max_body = 8u << 20;
+  ASSERT_OK(api_open(&v->cfg, &o, &v->s, &err), &err);
+  v->port = api_port(v->s);
+  ASSERT(v->port > 0);
+}
+
+static void srv_stop(srv *v) {
+  api_close(v->s);
+  rag_cfg_free(&v->cfg);
+}
+
+typedef struct resp {
+  long status;
+  char *body;
+  size_t len;
+  cJSON *json;
+} resp;
+
+static size_t on_data(char *p, size_t sz, size_t n, void *ud) {
+  resp *r = ud;
+  char *nb = realloc(r->body, r->len + sz * n + 1);
+  if (!nb)
+    return 0;
+  r->body = nb;
+  memcpy(r->body + r->len, p, sz * n);
+  r->len += sz * n;
+  r->body[r->len] = '\0';
+  return sz * n;
+}
+
+static void resp_free(resp *r) {
+  free(r->body);
+  cJSON_Delete(r->json);
+  memset(r, 0, sizeof(*r));
+}
+
+/* One request; body may be NULL; key NULL = no Authorization; form (may be
+** NULL) replaces the body with a multipart form. */
+static resp req_full(srv *v, const char *method, const char *path,
+                     const char *body, size_t blen, const char *key,
+                     curl_mime *form) {
+  resp r;
+  memset(&r, 0, sizeof(r));
+  CURL *c = curl_easy_init();
+  char url[512], auth[256];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", v->port, path);
+  struct curl_slist *h = NULL;
+  if (key) {
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+    h = curl_slist_append(h, auth);
+  }
+  if (body)
+    h = curl_slist_append(h, "Content-Type: application/json");
+  h = curl_slist_append(h, "Expect:");
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+  if (form)
+    curl_easy_setopt(c, CURLOPT_MIMEPOST, form);
+  else if (body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+  }
+  CURLcode rc = curl_easy_perform(c);
+  if (rc != CURLE_OK)
+    TEST_FAILF("%s %s: %s", method, path, curl_easy_strerror(rc));
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  if (r.body)
+    r.json = cJSON_ParseWithLength(r.body, r.len);
+  return r;
+}
+
+static resp req(srv *v, const char *method, const char *path, const char *body,
+                const char *key) {
+  return req_full(v, method, path, body, body ? strlen(body) : 0, key, NULL);
+}
+
+static const char *jstr(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double jnum(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  if (!cJSON_IsNumber(v))
+    TEST_FAILF("field %s is not a number", k);
+  return v->valuedouble;
+}
+
+/* Copies a required string field (fails the test when it is missing). */
+static void copy_id(char out[40], const char *s) {
+  if (!s)
+    TEST_FAILF("missing id field");
+  snprintf(out, 40, "%.39s", s ? s : "");
+}
+
+/* Asserts a Dify-style JSON error with this status and code. */
+static void assert_error(resp *r, long status, const char *code) {
+  if (r->status != status)
+    TEST_FAILF("status %ld, want %ld: %s", r->status, status,
+               r->body ? r->body : "");
+  ASSERT(r->json);
+  ASSERT_EQ(jnum(r->json, "status"), status);
+  if (code)
+    ASSERT_STR_EQ(jstr(r->json, "code"), code);
+  ASSERT(jstr(r->json, "message"));
+}
+
+static void create_dataset(srv *v, const char *name, char id[40]) {
+  char body[256];
+  snprintf(body, sizeof(body), "{\"name\":\"%s\",\"description\":\"d\"}", name);
+  resp r = req(v, "POST", "/v1/datasets", body, ADMIN);
+  ASSERT_EQ(r.status, 200);
+  ASSERT(jstr(r.json, "id"));
+  copy_id(id, jstr(r.json, "id"));
+  ASSERT_EQ(strlen(id), 36);
+  resp_free(&r);
+}
+
+/* create-by-text; returns the batch id in batch and the doc id in doc. */
+static void add_text(srv *v, const char *ds, const char *name, const char *text,
+                     const char *meta, char batch[40], char doc[40]) {
+  cJSON *b = cJSON_CreateObject();
+  cJSON_AddStringToObject(b, "name", name);
+  cJSON_AddStringToObject(b, "text", text);
+  cJSON_AddStringToObject(b, "indexing_technique", "high_quality");
+  cJSON_AddItemToObject(b, "process_rule",
+                        cJSON_Parse("{\"mode\":\"automatic\"}"));
+  if (meta)
+    cJSON_AddItemToObject(b, "doc_metadata", cJSON_Parse(meta));
+  char *body = cJSON_PrintUnformatted(b);
+  cJSON_Delete(b);
+  char path[256];
+  snprintf(path, sizeof(path), "/v1/datasets/%s/document/create-by-text", ds);
+  resp r = req(v, "POST", path, body, ADMIN);
+  free(body);
+  if (r.status != 200)
+    TEST_FAILF("create-by-text: %ld %s", r.status, r.body);
+  const cJSON *d = cJSON_GetObjectItemCaseSensitive(r.json, "document");
+  ASSERT_STR_EQ(jstr(d, "indexing_status"), "waiting");
+  copy_id(batch, jstr(r.json, "batch"));
+  copy_id(doc, jstr(d, "id"));
+  resp_free(&r);
+}
+
+/* Polls indexing-status until every document of the batch is completed;
+** returns the last status seen of the first document. */
+static void wait_done(srv *v, const char *ds, const char *batch) {
+  char path[256];
+  snprintf(path, sizeof(path), "/v1/datasets/%s/documents/%s/indexing-status",
+           ds, batch);
+  for (int i = 0; i < 6000; i++) {
+    resp r = req(v, "GET", path, NULL, ADMIN);
+    ASSERT_EQ(r.status, 200);
+    const cJSON *d =
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r.json, "data"), 0);
+    const char *st = jstr(d, "indexing_status");
+    ASSERT(st);
+    if (!strcmp(st, "error"))
+      TEST_FAILF("indexing failed: %s", r.body);
+    if (!strcmp(st, "completed")) {
+      ASSERT_GT(jnum(d, "completed_segments"), 0);
+      ASSERT_EQ(jnum(d, "completed_segments"), jnum(d, "total_segments"));
+      resp_free(&r);
+      return;
+    }
+    resp_free(&r);
+    usleep(10000);
+  }
+  TEST_FAILF("batch %s never completed", batch);
+}
+
+static resp retrieve(srv *v, const char *ds, const char *query,
+                     const char *method, const char *key) {
+  char body[1024], path[256];
+  snprintf(body, sizeof(body),
+           "{\"query\":\"%s\",\"retrieval_model\":{\"search_method\":\"%s\","
+           "\"reranking_enable\":false,\"top_k\":3,"
+           "\"score_threshold_enabled\":false,\"score_threshold\":null}}",
+           query, method);
+  snprintf(path, sizeof(path), "/v1/datasets/%s/retrieve", ds);
+  return req(v, "POST", path, body, key);
+}
+
+static const char *TEA =
+    "Green tea is made from leaves of Camellia sinensis that are steamed or "
+    "pan-fired soon after picking, which stops oxidation. Matcha is a "
+    "powdered green tea from Japan whisked with hot water.";
+static const char *ROCKET =
+    "A rocket engine burns propellant and expels exhaust through a nozzle. "
+    "Liquid oxygen and kerosene power the first stage of many launchers; "
+    "orbital velocity is about eight kilometres per second.";
+
+TEST(datasets_can_be_created_listed_fetched_and_deleted) {
+  srv v;
+  srv_start(&v, NULL, 0);
+  char a[40], b[40];
+  create_dataset(&v, "alpha", a);
+  create_dataset(&v, "beta", b);
+  resp r = req(&v, "POST", "/v1/datasets", "{\"name\":\"alpha\"}", ADMIN);
+  assert_error(&r, 409, "dataset_name_duplicate");
+  resp_free(&r);
+  r = req(&v, "GET", "/v1/datasets?page=1&limit=1", NULL, ADMIN);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(jnum(r.json, "total"), 2);
+  ASSERT_EQ(jnum(r.json, "limit"), 1);
+  ASSERT_EQ(jnum(r.json, "page"), 1);
+  ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.json, "has_more")));
+  ASSERT_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "data")), 1);
+  resp_free(&r);
+  char path[128];
+  snprintf(path, sizeof(path), "/v1/datasets/%s", a);
+  r = req(&v, "GET", path, NULL, ADMIN);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_EQ(jstr(r.json, "name"), "alpha");
+  ASSERT_EQ(jnum(r.json, "document_count"), 0);
+  ASSERT(cJSON_IsNumber(cJSON_GetObjectItem(r.json, "created_at")));
+  resp_free(&r);
+  r = req(&v, "DELETE", path, NULL, ADMIN);
+  ASSERT_EQ(r.status, 204);
+  resp_free(&r);
+  r = req(&v, "GET", path, NULL, ADMIN);
+  assert_error(&r, 404, "dataset_not_found");
+  resp_free(&r);
+  r = req(&v, "DELETE", path, NULL, ADMIN);
+  assert_error(&r, 404, NULL);
+  resp_free(&r);
+  /* The registry survives a restart; the deleted dataset stays gone. */
+  srv_stop(&v);
+  srv_start(&v, NULL, 0);
+  r = req(&v, "GET", "/v1/datasets", NULL, ADMIN);
+  ASSERT_EQ(jnum(r.json, "total"), 1);
+  resp_free(&r);
+  srv_stop(&v);
+}
+
+TEST(text_document_is_indexed_then_found_by_every_search_method) {
+  srv v;
+  srv_start(&v, NULL, 0);
+  char ds[40], batch[40], doc[40], b2[40], d2[40];
+  create_dataset(&v, "kb", ds);
+  add_text(&v, ds, "tea.txt", TEA, NULL, batch, doc);
+  add_text(&v, ds, "rocket.txt", ROCKET, NULL, b2, d2);
+  wait_done(&v, ds, batch);
+  wait_done(&v, ds, b2);
+  const char *methods[] = {"semantic_search", "full_text_search",
+                           "hybrid_search"};
+  for (int m = 0; m < 3; m++) {
+    resp r = retrieve(&v, ds, "powdered matcha green tea", methods[m], ADMIN);
+    if (r.status != 200)
+      TEST_FAILF("%s: %ld %s", methods[m], r.status, r.body);
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItem(r.json, "query"), "content"),
+                  "powdered matcha green tea");
+    const cJSON *recs = cJSON_GetObjectItem(r.json, "records");
+    ASSERT(cJSON_GetArraySize(recs) >= 1);
+    const cJSON *rec;
+    cJSON_ArrayForEach(rec, recs) {
+      double s = jnum(rec, "score");
+      ASSERT(s >= 0 && s <= 1);
+    }
+    const cJSON *seg =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(recs, 0), "segment");
+    ASSERT_CONTAINS(jstr(seg, "content"), "Matcha");
+    ASSERT_STR_EQ(jstr(seg, "document_id"), doc);
+    ASSERT_EQ(strlen(jstr(seg, "id")), 36);
+    ASSERT_GE(jnum(seg, "position"), 1);
+    ASSERT(cJSON_IsArray(cJSON_GetObjectItem(seg, "keywords")));
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItem(seg, "document"), "name"),
+                  "tea.txt");
+    resp_free(&r);
+  }
+  /* documents list with keyword filter */
+  char path[256];
+  snprintf(path, sizeof(path), "/v1/datasets/%s/documents?keyword=rock", ds);
+  resp r = req(&v, "GET", path, NULL, ADMIN);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(jnum(r.json, "total"), 1);
+  ASSERT_STR_EQ(jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "data"), 0),
+                     "indexing_status"),
+                "completed");
+  resp_free(&r);
+  srv_stop(&v);
+}
+
+static void upload(srv *v, const char *ds, const char *file, long want,
+                   char batch[40]) {
+  CURL *c = curl_easy_init();
+  curl_mime *m = curl_mime_init(c);
+  curl_mimepart *p = curl_mime_addpart(m);
+  curl_mime_name(p, "data");
+  curl_mime_data(p, "{\"indexing_technique\":\"high_quality\"}",
+                 CURL_ZERO_TERMINATED);
+  p = curl_mime_addpart(m);
+  curl_mime_name(p, "file");
+  ASSERT_EQ(curl_mime_filedata(p, file), CURLE_OK);
+  char path[256];
+  snprintf(path, sizeof(path), "/v1/datasets/%s/document/create-by-file", ds);
+  resp r = req_full(v, "POST", path, NULL, 0, ADMIN, m);
+  if (r.status != want)
+    TEST_FAILF("upload %s: %ld %s", file, r.status, r.body);
+  if (want == 200)
+    copy_id(batch, jstr(r.json, "batch"));
+  else
+    assert_error(&r, want, NULL);
+  resp_free(&r);
+  curl_mime_free(m);
+  curl_easy_cleanup(c);
+}
+
+TEST(multipart_uploads_of_markdown_and_pdf_are_indexed_and_big_ones_get_413) {
+  srv v;
+  srv_start(&v, NULL, 200 * 1024);
+  char ds[40], b1[40], b2[40], f[4300];
+  create_dataset(&v, "files", ds);
+  snprintf(f, sizeof(f), "%s/datasets/sample/sourdough.md", RAG_SOURCE_DIR);
+  upload(&v, ds, f, 200, b1);
+  snprintf(f, sizeof(f), "%s/datasets/sample/espresso.pdf", RAG_SOURCE_DIR);
+  upload(&v, ds, f, 200, b2);
+  wait_done(&v, ds, b1);
+  wait_done(&v, ds, b2);
+  resp r = retrieve(&v, ds, "espresso", "hybrid_search", ADMIN);
+  ASSERT_EQ(r.status, 200);
+  const cJSON *seg = cJSON_GetObjectItem(
+      cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "records"), 0), "segment");
+  ASSERT_STR_EQ(jstr(cJSON_GetObjectItem(seg, "document"), "name"),
+                "espresso.pdf");
+  resp_free(&r);
+  /* 300 KiB against a 200 KiB cap. */
+  snprintf(f, sizeof(f), "%s/big.txt", test_tmpdir());
+  FILE *fp = fopen(f, "w");
+  for (int i = 0; i < 300 * 16; i++)
+    fputs("0123456789abcdef0123456789abcdef0123456789abcdef012345678\n", fp);
+  fclose(fp);
+  upload(&v, ds, f, 413, b1);
+  srv_stop(&v);
+}
+
+TEST(deleted_document_is_no_longer_listed_or_retrieved) {
+  srv v;
+  srv_start(&v, NULL, 0);
+  char ds[40], batch[40], doc[40], b2[40], d2[40], path[256];
+  create_dataset(&v, "kb", ds);
+  add_text(&v, ds, "tea.txt", TEA, NULL, batch, doc);
+  add_text(&v, ds, "rocket.txt", ROCKET, NULL, b2, d2);
+  wait_done(&v, ds, batch);
+  wait_done(&v, ds, b2);
+  snprintf(path, sizeof(path), "/v1/datasets/%s/documents/%s", ds, doc);
+  resp r = req(&v, "DELETE", path, NULL, ADMIN);
+  ASSERT_EQ(r.status, 204);
+  resp_free(&r);
+  r = req(&v, "DELETE", path, NULL, ADMIN);
+  assert_error(&r, 404, "document_not_found");
+  resp_free(&r);
+  snprintf(path, sizeof(path), "/v1/datasets/%s/documents", ds);
+  r = req(&v, "GET", path, NULL, ADMIN);
+  ASSERT_EQ(jnum(r.json, "total"), 1);
+  resp_free(&r);
+  /* The writer removes the chunks; poll until retrieval stops finding it. */
+  int gone = 0;
+  for (int i = 0; i < 3000 && !gone; i++) {
+    r = retrieve(&v, ds, "matcha green tea", "full_text_search", ADMIN);
+    ASSERT_EQ(r.status, 200);
+    gone = !strstr(r.body, "Matcha");
+    resp_free(&r);
+    if (!gone)
+      usleep(10000);
+  }
+  ASSERT(gone);
+  srv_stop(&v);
+}
+
+static resp ext(srv *v, const char *body, const char *auth_header) {
+  resp r;
+  memset(&r, 0, sizeof(r));
+  CURL *c = curl_easy_init();
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/retrieval", v->port);
+  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: "
+                                                 "application/json");
+  if (auth_header)
+    h = curl_slist_append(h, auth_header);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+  ASSERT_EQ(curl_easy_perform(c), CURLE_OK);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  r.json = r.body ? cJSON_Parse(r.body) : NULL;
+  return r;
+}
+
+TEST(external_knowledge_api_retrieves_filters_and_reports_errors) {
+  srv v;
+  srv_start(&v, NULL, 0);
+  char ds[40], b1[40], d1[40], b2[40], d2[40], body[1024];
+  create_dataset(&v, "ext", ds);
+  add_text(
+      &v, ds, "tea.txt", TEA,
+      "{\"category\":\"drink\",\"year\":2019,\"published\":\"2019-05-01\"}", b1,
+      d1);
+  add_text(&v, ds, "tea2.txt",
+           "Black tea is fully oxidized tea; Assam and Darjeeling are black "
+           "tea regions. Green tea is not oxidized.",
+           "{\"category\":\"history\",\"year\":2023,"
+           "\"published\":\"2023-01-10T08:00:00Z\"}",
+           b2, d2);
+  wait_done(&v, ds, b1);
+  wait_done(&v, ds, b2);
+  snprintf(body, sizeof(body),
+           "{\"knowledge_id\":\"%s\",\"query\":\"green tea\","
+           "\"retrieval_setting\":{\"top_k\":5,\"score_threshold\":0.0}}",
+           ds);
+  resp r = ext(&v, body, "Authorization: Bearer " ADMIN);
+  ASSERT_EQ(r.status, 200);
+  const cJSON *recs = cJSON_GetObjectItem(r.json, "records");
+  ASSERT_EQ(cJSON_GetArraySize(recs), 2);
+  const cJSON *rec;
+  cJSON_ArrayForEach(rec, recs) {
+    ASSERT(jstr(rec, "content"));
+    ASSERT(jstr(rec, "title"));
+    double s = jnum(rec, "score");
+    ASSERT(s >= 0 && s <= 1);
+    ASSERT(cJSON_IsObject(cJSON_GetObjectItem(rec, "metadata")));
+  }
+  resp_free(&r);
+  /* Each filter keeps exactly the document named. */
+  static const struct {
+    const char *cond, *title;
+  } cases[] = {
+      {"{\"logical_operator\":\"and\",\"conditions\":[{\"name\":[\"category\"]"
+       ",\"comparison_operator\":\"is\",\"value\":\"drink\"}]}",
+       "tea.txt"},
+      {"{\"conditions\":[{\"name\":\"year\",\"comparison_operator\":\">\","
+       "\"value\":2020}]}",
+       "tea2.txt"},
+      {"{\"conditions\":[{\"name\":\"published\",\"comparison_operator\":"
+       "\"before\",\"value\":\"2020-01-01T00:00:00Z\"}]}",
+       "tea.txt"},
+      {"{\"logical_operator\":\"and\",\"conditions\":[{\"name\":\"category\","
+       "\"comparison_operator\":\"not in\",\"value\":[\"drink\",\"x\"]},"
+       "{\"name\":\"year\",\"comparison_operator\":\"≥\",\"value\":2023}]}",
+       "tea2.txt"},
+      {"{\"logical_operator\":\"or\",\"conditions\":[{\"name\":\"category\","
+       "\"comparison_operator\":\"start with\",\"value\":\"dri\"},"
+       "{\"name\":\"missing\",\"comparison_operator\":\"not empty\"}]}",
+       "tea.txt"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    snprintf(body, sizeof(body),
+             "{\"knowledge_id\":\"%s\",\"query\":\"tea\",\"retrieval_setting\""
+             ":{\"top_k\":5,\"score_threshold\":0},\"metadata_condition\":%s}",
+             ds, cases[i].cond);
+    r = ext(&v, body, "Authorization: Bearer " ADMIN);
+    if (r.status != 200)
+      TEST_FAILF("case %zu: %ld %s", i, r.status, r.body);
+    recs = cJSON_GetObjectItem(r.json, "records");
+    if (cJSON_GetArraySize(recs) != 1)
+      TEST_FAILF("case %zu: %s", i, r.body);
+    ASSERT_STR_EQ(jstr(cJSON_GetArrayItem(recs, 0), "title"), cases[i].title);
+    resp_free(&r);
+  }
+  /* Errors: 1001 bad header format, 1002 bad key, 2001 unknown knowledge. */
+  r = ext(&v, body, "Authorization: Basic abc");
+  ASSERT_EQ(r.status, 403);
+  ASSERT_EQ(jnum(r.json, "error_code"), 1001);
+  ASSERT(jstr(r.json, "error_msg"));
+  resp_free(&r);
+  r = ext(&v, body, NULL);
+  ASSERT_EQ(r.status, 403);
+  ASSERT_EQ(jnum(r.json, "error_code"), 1001);
+  resp_free(&r);
+  r = ext(&v, body, "Authorization: Bearer wrong-key");
+  ASSERT_EQ(r.status, 403);
+  ASSERT_EQ(jnum(r.json, "error_code"), 1002);
+  resp_free(&r);
+  r = ext(&v,
+          "{\"knowledge_id\":\"00000000-0000-4000-8000-000000000000\","
+          "\"query\":\"tea\",\"retrieval_setting\":{\"top_k\":2,"
+          "\"score_threshold\":0.5}}",
+          "Authorization: Bearer " ADMIN);
+  ASSERT_EQ(r.status, 404);
+  ASSERT_EQ(jnum(r.json, "error_code"), 2001);
+  resp_free(&r);
+  srv_stop(&v);
+}
+
+TEST(keys_are_required_and_app_keys_see_only_their_dataset) {
+  srv v;
+  srv_start(&v, NULL, 0);
+  char a[40], b[40];
+  create_dataset(&v, "mine", a);
+  create_dataset(&v, "other", b);
+  srv_stop(&v);
+  srv_start(&v, a, 0); /* the app key may use dataset a only */
+  resp r = req(&v, "GET", "/v1/datasets", NULL, NULL);
+  assert_error(&r, 401, "unauthorized");
+  resp_free(&r);
+  r = req(&v, "GET", "/v1/datasets", NULL, "admin-secret-kez");
+  assert_error(&r, 401, "unauthorized");
+  resp_free(&r);
+  r = req(&v, "GET", "/v1/datasets", NULL, APP);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(jnum(r.json, "total"), 1);
+  resp_free(&r);
+  char path[128];
+  snprintf(path, sizeof(path), "/v1/datasets/%s", a);
+  r = req(&v, "GET", path, NULL, APP);
+  ASSERT_EQ(r.status, 200);
+  resp_free(&r);
+  snprintf(path, sizeof(path), "/v1/datasets/%s", b);
+  r = req(&v, "GET", path, NULL, APP);
+  assert_error(&r, 403, "forbidden");
+  resp_free(&r);
+  r = retrieve(&v, b, "x", "hybrid_search", APP);
+  assert_error(&r, 403, "forbidden");
+  resp_free(&r);
+  r = req(&v, "POST", "/v1/datasets", "{\"name\":\"n\"}", APP);
+  assert_error(&r, 403, "forbidden");
+  resp_free(&r);
+  r = req(&v, "GET", "/healthz", NULL, NULL);
+  ASSERT_EQ(r.status, 200);
+  resp_free(&r);
+  srv_stop(&v);
+}
+
+/* Sends raw bytes and returns the status line's code. */
+static int raw_status(srv *v, const char *req_bytes, size_t n) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)v->port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  ASSERT_EQ(write(fd, req_bytes, n), (ssize_t)n);
+  char buf[4096];
+  ssize_t got = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  ASSERT(got > 12);
+  buf[got] = '\0';
+  ASSERT_CONTAINS(buf, "\"status\"");
+  return (int)strtol(buf + 9, NULL, 10);
+}
+
+TEST(malformed_requests_get_json_errors_with_the_right_status) {
+  srv v;
+  srv_start(&v, NULL, 0);
+  char ds[40], path[256];
+  create_dataset(&v, "kb", ds);
+  snprintf(path, sizeof(path), "/v1/datasets/%s/retrieve", ds);
+  resp r = req(&v, "POST", path, "{\"query\": \"x\",", ADMIN);
+  assert_error(&r, 400, "invalid_json");
+  ASSERT_CONTAINS(jstr(r.json, "message"), "byte");
+  resp_free(&r);
+  r = req(&v, "POST", path, "{\"query\": 42}", ADMIN);
+  assert_error(&r, 400, "invalid_param");
+  resp_free(&r);
+  r = req(&v, "POST", path,
+          "{\"query\":\"x\",\"retrieval_model\":{\"top_k\":\"five\"}}", ADMIN);
+  assert_error(&r, 400, "invalid_param");
+  resp_free(&r);
+  r = req(&v, "POST", path,
+          "{\"query\":\"x\",\"retrieval_model\":{\"search_method\":\"magic\"}}",
+          ADMIN);
+  assert_error(&r, 400, "invalid_param");
+  resp_free(&r);
+  r = req(&v, "POST", path, "{\"query\": \"caf\xc3\x28\"}", ADMIN);
+  assert_error(&r, 400, "invalid_utf8");
+  resp_free(&r);
+  r = req(&v, "POST", path, "[1,2]", ADMIN);
+  assert_error(&r, 400, "invalid_param");
+  resp_free(&r);
+  size_t big = (8u << 20) + 100;
+  char *huge = malloc(big);
+  memset(huge, ' ', big);
+  huge[0] = '{';
+  huge[big - 1] = '}';
+  r = req_full(&v, "POST", path, huge, big, ADMIN, NULL);
+  assert_error(&r, 413, NULL);
+  resp_free(&r);
+  free(huge);
+  r = req(&v, "GET", "/v1/datasets/00000000-0000-4000-8000-000000000000", NULL,
+          ADMIN);
+  assert_error(&r, 404, "dataset_not_found");
+  resp_free(&r);
+  r = req(&v, "GET", "/v1/nothing/here", NULL, ADMIN);
+  assert_error(&r, 404, "not_found");
+  resp_free(&r);
+  r = req(&v, "PUT", "/v1/datasets", "{}", ADMIN);
+  assert_error(&r, 405, "method_not_allowed");
+  resp_free(&r);
+  snprintf(path, sizeof(path), "/v1/datasets/%s/documents/nope/indexing-status",
+           ds);
+  r = req(&v, "GET", path, NULL, ADMIN);
+  assert_error(&r, 404, NULL);
+  resp_free(&r);
+  snprintf(path, sizeof(path), "/v1/datasets/%s/documents?page=0", ds);
+  r = req(&v, "GET", path, NULL, ADMIN);
+  assert_error(&r, 400, "invalid_param");
+  resp_free(&r);
+  /* A chunked body with no length, past the cap, through a raw socket. */
+  const char *pre = "POST /v1/datasets HTTP/1.1\r\nHost: x\r\n"
+                    "Authorization: Bearer " ADMIN "\r\n"
+                    "Content-Type: application/json\r\n"
+                    "Content-Length: 4\r\n\r\n{\"na";
+  ASSERT_EQ(raw_status(&v, pre, strlen(pre)) / 100, 4);
+  srv_stop(&v);
+}
+
+typedef struct big_ctx {
+  srv *v;
+  const char *ds;
+  char *text;
+} big_ctx;
+
+TEST(retrieve_during_a_long_ingest_answers_from_the_last_committed_state) {
+  srv v;
+  srv_start(&v, NULL, 0);
+  char ds[40], b1[40], d1[40], b2[40], d2[40];
+  create_dataset(&v, "busy", ds);
+  add_text(&v, ds, "tea.txt", TEA, NULL, b1, d1);
+  wait_done(&v, ds, b1);
+  /* About 6 MB of distinct words: seconds of chunking and embedding. */
+  size_t cap = 6u << 20, n = 0;
+  char *text = malloc(cap + 64);
+  for (unsigned i = 0; n < cap; i++)
+    n += (size_t)snprintf(text + n, 64, "zeta%u omega%u kappa%u. ", i * 7919,
+                          i % 977, i % 131);
+  add_text(&v, ds, "big.txt", text, NULL, b2, d2);
+  free(text);
+  char path[256];
+  snprintf(path, sizeof(path), "/v1/datasets/%s/documents/%s/indexing-status",
+           ds, b2);
+  /* Wait until the writer is busy with it, then search. */
+  for (int i = 0; i < 2000; i++) {
+    resp s = req(&v, "GET", path, NULL, ADMIN);
+    const char *st =
+        jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(s.json, "data"), 0),
+             "indexing_status");
+    int busy = st && !strcmp(st, "indexing");
+    resp_free(&s);
+    if (busy)
+      break;
+    usleep(1000);
+  }
+  resp r = retrieve(&v, ds, "matcha green tea", "hybrid_search", ADMIN);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_CONTAINS(r.body, "Matcha");
+  resp_free(&r);
+  /* The answer came while the big document was still being ingested. */
+  resp s = req(&v, "GET", path, NULL, ADMIN);
+  ASSERT_STR_EQ(jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(s.json, "data"), 0),
+                     "indexing_status"),
+                "indexing");
+  resp_free(&s);
+  srv_stop(&v);
+}
+
+typedef struct conc {
+  srv *v;
+  const char *ds;
+  int ok;
+} conc;
+
+static void *conc_main(void *arg) {
+  conc *c = arg;
+  for (int i = 0; i < 25; i++) {
+    resp r = retrieve(c->v, c->ds, "orbital rocket engine",
+                      i % 2 ? "hybrid_search" : "semantic_search", ADMIN);
+    if (r.status == 200 && strstr(r.body, "nozzle"))
+      c->ok++;
+    resp_free(&r);
+  }
+  return NULL;
+}
+
+TEST(concurrent_retrieves_from_four_threads_all_succeed_and_are_counted) {
+  srv v;
+  srv_start(&v, NULL, 0);
+  char ds[40], b1[40], d1[40], b2[40], d2[40];
+  create_dataset(&v, "conc", ds);
+  add_text(&v, ds, "tea.txt", TEA, NULL, b1, d1);
+  add_text(&v, ds, "rocket.txt", ROCKET, NULL, b2, d2);
+  wait_done(&v, ds, b1);
+  wait_done(&v, ds, b2);
+  pthread_t th[4];
+  conc c[4];
+  for (int i = 0; i < 4; i++) {
+    c[i] = (conc){&v, ds, 0};
+    ASSERT_EQ(pthread_create(&th[i], NULL, conc_main, &c[i]), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    ASSERT_EQ(c[i].ok, 25);
+  }
+  resp r = req(&v, "GET", "/metrics", NULL, NULL);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_CONTAINS(r.body, "ragd_http_requests_total{method=\"POST\","
+                          "route=\"/v1/datasets/{id}/retrieve\",code=\"2xx\"} "
+                          "100\n");
+  ASSERT_CONTAINS(r.body, "ragd_http_request_duration_seconds_bucket");
+  ASSERT_CONTAINS(r.body, "ragd_kb_chunks{dataset=\"");
+  ASSERT_CONTAINS(r.body, "ragd_ingest_queue_depth 0");
+  resp_free(&r);
+  r = req(&v, "GET", "/readyz", NULL, NULL);
+  ASSERT_EQ(r.status, 200);
+  resp_free(&r);
+  srv_stop(&v);
+}
+
+#define TESTS(X)                                                               \
+  X(datasets_can_be_created_listed_fetched_and_deleted)                        \
+  X(text_document_is_indexed_then_found_by_every_search_method)                \
+  X(multipart_uploads_of_markdown_and_pdf_are_indexed_and_big_ones_get_413)    \
+  X(deleted_document_is_no_longer_listed_or_retrieved)                         \
+  X(external_knowledge_api_retrieves_filters_and_reports_errors)               \
+  X(keys_are_required_and_app_keys_see_only_their_dataset)                     \
+  X(malformed_requests_get_json_errors_with_the_right_status)                  \
+  X(retrieve_during_a_long_ingest_answers_from_the_last_committed_state)       \
+  X(concurrent_retrieves_from_four_threads_all_succeed_and_are_counted)
+TEST_MAIN(TESTS)
