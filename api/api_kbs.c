@@ -522,7 +522,10 @@ void *api_writer_main(void *arg) {
       run_job(r, j);
     /* The writer's handle is closed when its dataset goes away. */
     api_kb *k = j->k;
-    if (k->deleted && k->wk) {
+    pthread_mutex_lock(&r->mu);
+    int gone = k->deleted;
+    pthread_mutex_unlock(&r->mu);
+    if (gone && k->wk) {
       ing_kb_close(k->wk);
       k->wk = NULL;
     }
