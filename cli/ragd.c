@@ -2,6 +2,7 @@
 ** dispatch to a subcommand from the static table. */
 #include "cli/cli.h"
 #include "cli/cli_gateway.h"
+#include "cli/cli_serve.h"
 #include "cli/cli_watch.h"
 
 #include "core/rag_log.h"
@@ -24,6 +25,7 @@ static const cli_cmd commands[] = {
     {"rm", cmd_rm, "remove documents from a KB"},
     {"search", cmd_search, "rank a KB's chunks for a question"},
     {"eval", cmd_eval, "Recall@k, MRR@10, nDCG@10 on a BEIR dataset"},
+    {"serve", cmd_serve, "HTTP API (Dify-compatible) over a data folder"},
     {"ask", cmd_ask, "answer a question from a KB with citations"},
     {"models", cmd_models, "list providers and models; 'models check'"},
     {"usage", cmd_usage, "tokens and cost of recorded LLM calls"},
