@@ -5,7 +5,11 @@
 ** under a millisecond. */
 #include "llm/llm_prompt.h"
 
+#include "core/rag_bpe.h"
 #include "core/rag_buf.h"
+#include "core/rag_log.h"
+
+#include <pthread.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +21,51 @@ const char llm_prompt_default_system[] =
     "sources do not contain the answer, say that you do not know; do not "
     "use outside knowledge. Answer in the language of the question.";
 
+/* The BPE rank tables are loaded once per process, on first use, and are
+** immutable afterwards: a lazily built constant table (like a static const
+** one), not mutable state. A table that fails to load (rank files not
+** fetched) falls back to the estimate with one warning. */
+typedef struct bpe_slot {
+  const char *name;
+  pthread_once_t once;
+  rag_bpe *bpe;
+} bpe_slot;
+
+static bpe_slot bpe_slots[] = {{"cl100k_base", PTHREAD_ONCE_INIT, NULL},
+                               {"o200k_base", PTHREAD_ONCE_INIT, NULL}};
+
+static void load_slot(bpe_slot *s) {
+  rag_err err;
+  rag_err_clear(&err);
+  if (rag_bpe_load(NULL, s->name, &s->bpe, &err) != RAG_OK)
+    rag_log(RAG_LOG_WARN, "%s: counting tokens with the estimate", err.msg);
+}
+
+static void load_cl100k(void) {
+  load_slot(&bpe_slots[0]);
+}
+
+static void load_o200k(void) {
+  load_slot(&bpe_slots[1]);
+}
+
 const rag_tokcount *llm_prompt_counter(const char *tokenizer) {
-  (void)tokenizer; /* every model uses the estimate until rag_bpe lands */
+  if (tokenizer && strcmp(tokenizer, "cl100k_base") == 0) {
+    pthread_once(&bpe_slots[0].once, load_cl100k);
+    if (bpe_slots[0].bpe)
+      return rag_bpe_tokcount(bpe_slots[0].bpe);
+  } else if (tokenizer && strcmp(tokenizer, "o200k_base") == 0) {
+    pthread_once(&bpe_slots[1].once, load_o200k);
+    if (bpe_slots[1].bpe)
+      return rag_bpe_tokcount(bpe_slots[1].bpe);
+  }
   return rag_tokcount_estimate();
+}
+
+const char *llm_prompt_tokenizer_for(const char *tokenizer, const char *model) {
+  if (tokenizer && *tokenizer)
+    return tokenizer;
+  return model ? rag_bpe_encoding_for_model(model) : NULL;
 }
 
 int64_t llm_prompt_count_msgs(const rag_tokcount *tc, const llm_msg *m,

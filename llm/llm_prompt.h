@@ -81,10 +81,15 @@ rag_status llm_prompt_build(const llm_prompt_in *in, rag_arena *a,
                             llm_prompt_out *out, rag_err *err);
 
 /* Counter for a model's tokenizer (rag_model_def.tokenizer; NULL or ""
-** means none). Today: the estimate for every model; the exact BPE counter
-** (core/rag_bpe.h) plugs in here for "cl100k_base" / "o200k_base" once it
-** lands. Never NULL. */
+** means none): the exact BPE counter (core/rag_bpe.h) for "cl100k_base"
+** and "o200k_base" -- loaded once per process on first use -- else, or
+** when the rank files were not fetched, the documented estimate
+** (core/rag_tokcount.h). Never NULL; thread-safe. */
 const rag_tokcount *llm_prompt_counter(const char *tokenizer);
+/* The tokenizer to count a model with: its configured one, else the
+** encoding OpenAI uses for that model name (gpt-4o -> o200k_base, gpt-4 ->
+** cl100k_base), else NULL (estimate). */
+const char *llm_prompt_tokenizer_for(const char *tokenizer, const char *model);
 
 /* Tokens of a message list as llm_prompt_build counts them. */
 int64_t llm_prompt_count_msgs(const rag_tokcount *tc, const llm_msg *m,

@@ -124,7 +124,8 @@ static rag_status call_dep(llm_router *r, walk *w, dep *d, int fallback,
   int64_t est_in =
       w->prompt_tokens > 0
           ? w->prompt_tokens
-          : llm_prompt_count_msgs(llm_prompt_counter(d->def.tokenizer),
+          : llm_prompt_count_msgs(llm_prompt_counter(llm_prompt_tokenizer_for(
+                                      d->def.tokenizer, d->def.model)),
                                   rq->messages, rq->nmessages);
   rag_status rc = RAG_OK;
   *hard = 0;
@@ -384,8 +385,11 @@ rag_status llm_router_plan(llm_router *r, const llm_call *c, llm_plan *p,
           p->context_length = d->def.context_length;
           p->max_output = d->def.max_output;
         }
-        if (i == 0 && !p->tokenizer[0])
-          llm_rt_cpy(p->tokenizer, sizeof(p->tokenizer), d->def.tokenizer);
+        if (i == 0 && !p->tokenizer[0]) {
+          const char *tok =
+              llm_prompt_tokenizer_for(d->def.tokenizer, d->def.model);
+          llm_rt_cpy(p->tokenizer, sizeof(p->tokenizer), tok);
+        }
       }
   pthread_mutex_unlock(&r->mu);
   return RAG_OK;

@@ -186,10 +186,25 @@ TEST(a_question_too_long_for_the_window_is_toobig) {
   rag_arena_free(a);
 }
 
+TEST(openai_models_are_counted_with_their_exact_bpe_encoding) {
+  ASSERT_STR_EQ(llm_prompt_tokenizer_for(NULL, "gpt-4o-mini"), "o200k_base");
+  ASSERT_STR_EQ(llm_prompt_tokenizer_for("cl100k_base", "gpt-4o"),
+                "cl100k_base");
+  ASSERT(llm_prompt_tokenizer_for(NULL, "llama3") == NULL);
+  const rag_tokcount *tc = llm_prompt_counter("cl100k_base");
+  ASSERT_STR_EQ(tc->name, "cl100k_base");
+  /* "hello world" is [15339, 1917] in cl100k_base. */
+  ASSERT_EQ(rag_tokcount_count(tc, "hello world", 11), 2);
+  ASSERT_STR_EQ(llm_prompt_counter("o200k_base")->name, "o200k_base");
+  ASSERT_STR_EQ(llm_prompt_counter(NULL)->name, "estimate");
+  ASSERT_STR_EQ(llm_prompt_counter("unknown")->name, "estimate");
+}
+
 #define TESTS(X)                                                               \
   X(everything_fits_under_a_large_budget)                                      \
   X(lowest_ranked_chunks_are_dropped_first_when_over_budget)                   \
   X(duplicate_and_near_identical_chunks_are_dropped_and_numbers_stay_dense)    \
   X(oldest_history_goes_after_the_chunks_and_the_best_chunk_is_cut)            \
-  X(a_question_too_long_for_the_window_is_toobig)
+  X(a_question_too_long_for_the_window_is_toobig)                              \
+  X(openai_models_are_counted_with_their_exact_bpe_encoding)
 TEST_MAIN(TESTS)
