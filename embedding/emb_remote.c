@@ -196,6 +196,8 @@ static rag_status apply_provider(emb_remote_conf *c, const char *want,
     c->timeout = pd->timeout;
   if (pd->max_retries >= 0)
     c->retries = pd->max_retries;
+  c->rpm = pd->rpm;
+  c->tpm = pd->tpm;
   return rc;
 }
 
@@ -252,6 +254,8 @@ static rag_status resolve(emb_remote *r, const rag_cfg *cfg,
   if (!rc)
     rc = set_str(&c->model, md && md->model ? md->model : name, err);
   if (!rc && md) {
+    c->rpm = rag_limit_stricter(c->rpm, md->rpm);
+    c->tpm = rag_limit_stricter(c->tpm, md->tpm);
     c->dim = md->dim;
     if (md->context_length > 0)
       c->max_tokens = (size_t)md->context_length;
@@ -357,6 +361,11 @@ rag_status emb_remote_init(emb_remote *r, const rag_cfg *cfg,
   r->http.total_timeout = r->c.timeout;
   r->http.max_retries = r->c.retries;
   r->http.max_response = EMB_REMOTE_MAX_RESP;
+  r->limit = rag_limit_new(r->http.clock);
+  if (!r->limit) {
+    emb_remote_fini(r);
+    return rag_fail(err, RAG_NOMEM, "emb %s: out of memory", d->kind);
+  }
   r->dim = r->c.dim;
   if (r->dim == 0) {
     /* One short request tells the dimension (see the top of the file). */
@@ -380,6 +389,8 @@ rag_status emb_remote_init(emb_remote *r, const rag_cfg *cfg,
 void emb_remote_fini(emb_remote *r) {
   if (!r)
     return;
+  rag_limit_free(r->limit);
+  r->limit = NULL;
   for (int i = 0; i < EMB_REMOTE_MAX_CONC; i++) {
     rag_http_free(r->slots[i]);
     r->slots[i] = NULL;
@@ -464,9 +475,25 @@ rag_status emb_remote_post(emb_remote *r, rag_http *h, const char *url,
                       .headers = hv,
                       .body = body,
                       .body_len = strlen(body)};
+  /* Requests/tokens per minute: reserve before sending (tokens estimated
+  ** from the body), correct with the tokens the server reports after. */
+  rag_limit_ticket ticket;
+  memset(&ticket, 0, sizeof(ticket));
+  if (r->limit && (r->c.rpm > 0 || r->c.tpm > 0)) {
+    char key[300];
+    snprintf(key, sizeof(key), "%s/%s", r->c.provider ? r->c.provider : "",
+             r->c.model ? r->c.model : "");
+    rag_limit_policy pol = rag_limit_policy_default();
+    rag_status lrc = rag_limit_acquire(
+        r->limit, key, r->c.model ? r->c.model : "", r->c.rpm, r->c.tpm,
+        (int64_t)(strlen(body) / 4 + 1), &pol, &ticket, NULL, err);
+    if (lrc)
+      return lrc;
+  }
   rag_err herr;
   rag_err_clear(&herr);
   rag_status rc = rag_http_do(h, &req, resp, &herr);
+  rag_limit_commit(r->limit, &ticket, (int64_t)(strlen(body) / 4 + 1));
   if (rc == RAG_OK)
     return RAG_OK;
   char msg[256];
@@ -704,4 +731,7 @@ void emb_remote_set_http(emb_provider *p, const rag_http_opts *o) {
     rag_http_free(r->slots[i]);
     r->slots[i] = NULL;
   }
+  /* The rate limiter sleeps on the same (injected) clock. */
+  rag_limit_free(r->limit);
+  r->limit = rag_limit_new(r->http.clock);
 }

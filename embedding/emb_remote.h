@@ -38,6 +38,7 @@
 #define EMB_REMOTE_H
 
 #include "core/rag_http.h"
+#include "core/rag_limit.h"
 #include "embedding/emb.h"
 
 #include <cjson/cJSON.h>
@@ -62,6 +63,7 @@ typedef struct emb_remote_conf {
   int concurrency;
   double timeout;
   int retries;
+  int rpm, tpm; /* the stricter of the provider's and model's; 0 = none */
 } emb_remote_conf;
 
 /* Defaults of a kind before the config and options apply. */
@@ -90,7 +92,8 @@ struct emb_remote {
   char model_id[256]; /* "<provider>:<model>[-d<dimensions>]" */
   rag_http_opts http; /* template for the per-slot clients */
   rag_http *slots[EMB_REMOTE_MAX_CONC]; /* created on first use */
-  int64_t tokens; /* prompt tokens reported over the instance's life */
+  int64_t tokens;   /* prompt tokens reported over the instance's life */
+  rag_limit *limit; /* requests/tokens per minute (c.rpm, c.tpm) */
 };
 
 /* Resolves the spec options of kind (see above) against cfg and fills r

@@ -41,11 +41,11 @@ typedef struct llm_source {
 } llm_source;
 
 typedef struct llm_request {
-  const char *model;      /* upstream model id (rag_model_def.model) */
+  const char *model; /* upstream model id (rag_model_def.model) */
   const llm_msg *messages;
   size_t nmessages;
-  int max_tokens;         /* <= 0: the model's max_output */
-  double temperature;     /* < 0: provider default */
+  int max_tokens;     /* <= 0: the model's max_output */
+  double temperature; /* < 0: provider default */
   /* Streaming: called with each text delta, in order. Non-OK aborts. */
   rag_status (*on_delta)(void *ctx, const char *text, size_t n);
   void *ctx;
@@ -53,17 +53,17 @@ typedef struct llm_request {
   ** prompt assembly); the extractive answerer reads these directly. */
   const llm_source *sources;
   size_t nsources;
-  const char *question;   /* the user's question (extractive) */
+  const char *question; /* the user's question (extractive) */
 } llm_request;
 
 typedef struct llm_response {
-  char *text;               /* whole answer (malloc'd, never NULL on OK) */
+  char *text; /* whole answer (malloc'd, never NULL on OK) */
   int64_t tokens_in;
   int64_t tokens_out;
-  int usage_exact;          /* 1 when the provider reported usage */
-  char finish_reason[32];   /* "stop", "length", "end_turn", ... */
-  char model[128];          /* model the provider says answered */
-  int http_attempts;        /* attempts the HTTP client made */
+  int usage_exact;        /* 1 when the provider reported usage */
+  char finish_reason[32]; /* "stop", "length", "end_turn", ... */
+  char model[128];        /* model the provider says answered */
+  int http_attempts;      /* attempts the HTTP client made */
 } llm_response;
 
 void llm_response_init(llm_response *r);
@@ -98,8 +98,8 @@ const llm_vtab *llm_find(const char *kind);
 rag_status llm_open(const rag_provider_def *p, const rag_http_opts *http,
                     llm_provider **out, rag_err *err);
 void llm_close(llm_provider *p);
-rag_status llm_chat(llm_provider *p, const llm_request *req,
-                    llm_response *resp, rag_err *err);
+rag_status llm_chat(llm_provider *p, const llm_request *req, llm_response *resp,
+                    rag_err *err);
 /* RAG_UNSUPPORTED when the provider has no check. */
 rag_status llm_check(llm_provider *p, const char *model, rag_err *err);
 

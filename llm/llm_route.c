@@ -137,16 +137,16 @@ static rag_status call_dep(llm_router *r, walk *w, dep *d, int fallback,
     pthread_mutex_unlock(&r->usage_mu);
     *hard = rc != RAG_OK;
   }
-  llm_limit_ticket t;
+  rag_limit_ticket t;
   memset(&t, 0, sizeof(t));
   if (!rc) {
     char key[256];
     snprintf(key, sizeof(key), "%s/%s", d->prov.name, d->def.model);
-    const llm_limit_policy *pol =
+    const rag_limit_policy *pol =
         r->o.gw ? llm_gw_cfg_policy(r->o.gw, w->route) : NULL;
-    rc = llm_limit_acquire(r->lim, key, d->def.name,
-                           llm_limit_stricter(d->prov.rpm, d->def.rpm),
-                           llm_limit_stricter(d->prov.tpm, d->def.tpm),
+    rc = rag_limit_acquire(r->lim, key, d->def.name,
+                           rag_limit_stricter(d->prov.rpm, d->def.rpm),
+                           rag_limit_stricter(d->prov.tpm, d->def.tpm),
                            est_in + max_out, pol, &t, NULL, err);
   }
   if (rc) { /* refused before anything was sent: not the deployment's fault */
@@ -174,7 +174,7 @@ static rag_status call_dep(llm_router *r, walk *w, dep *d, int fallback,
   }
   double ms = (llm_rt_now(r) - t0) * 1000.0;
   res->attempts++;
-  llm_limit_commit(r->lim, &t, rc ? 0 : resp->tokens_in + resp->tokens_out);
+  rag_limit_commit(r->lim, &t, rc ? 0 : resp->tokens_in + resp->tokens_out);
   pthread_mutex_lock(&r->mu);
   if (!rc)
     llm_breaker_success(&d->br, llm_rt_now(r));

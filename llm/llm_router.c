@@ -542,7 +542,7 @@ rag_status llm_router_new(const rag_models *m, const llm_router_opts *opts,
   }
   r->rng =
       r->o.seed ? r->o.seed : (uint64_t)(llm_rt_now(r) * 1e9) ^ (uintptr_t)r;
-  r->lim = llm_limit_new(r->o.clock);
+  r->lim = rag_limit_new(r->o.clock);
   rag_status rc =
       r->lim ? RAG_OK : rag_fail(err, RAG_NOMEM, "router: out of memory");
   for (size_t i = 0; !rc && m && i < m->nproviders; i++)
@@ -605,7 +605,7 @@ void llm_router_free(llm_router *r) {
     route_free(&e->def);
     free(e);
   }
-  llm_limit_free(r->lim);
+  rag_limit_free(r->lim);
   pthread_mutex_destroy(&r->mu);
   pthread_mutex_destroy(&r->usage_mu);
   free(r);
@@ -639,8 +639,8 @@ rag_status llm_router_models(llm_router *r, llm_model_info **out, size_t *n,
     i->price_in = d->def.price_in;
     i->price_out = d->def.price_out;
     i->weight = d->def.weight;
-    i->rpm = llm_limit_stricter(d->prov.rpm, d->def.rpm);
-    i->tpm = llm_limit_stricter(d->prov.tpm, d->def.tpm);
+    i->rpm = rag_limit_stricter(d->prov.rpm, d->def.rpm);
+    i->tpm = rag_limit_stricter(d->prov.tpm, d->def.tpm);
     i->health = d->health;
     i->breaker = llm_breaker_state_at(&d->br, now);
     i->builtin = d->builtin;

@@ -25,7 +25,7 @@
 **      the route leaves empty uses the next larger, then the next smaller.
 **   3. for each name in the chain: deployments in weighted random order
 **      (seeded PRNG), skipping those whose circuit breaker is open; the
-**      budget is checked (llm_usage.h), then the rate limit (llm_limit.h),
+**      budget is checked (llm_usage.h), then the rate limit (rag_limit.h),
 **      then the provider is called.
 **   4. UPSTREAM, TIMEOUT, IO and CORRUPT failures (after the HTTP client's
 **      own retries) and rate-limit refusals move on to the next
@@ -54,7 +54,7 @@
 #include "core/rag_tokcount.h"
 #include "llm/llm.h"
 #include "llm/llm_breaker.h"
-#include "llm/llm_limit.h"
+#include "core/rag_limit.h"
 #include "llm/llm_usage.h"
 
 #define LLM_ROUTER_MAX_CHAIN 16

@@ -39,7 +39,7 @@ struct llm_router {
   llm_router_opts o;
   rag_http_opts http;
   int has_http;
-  llm_limit *lim;
+  rag_limit *lim;
   prov_ent *provs;
   dep *deps;
   route_ent *routes;

@@ -242,7 +242,7 @@ static rag_status get_usd(const cJSON *o, const char *key, double *out,
 }
 
 static rag_status parse_policy(const cJSON *o, const char *what,
-                               llm_limit_policy *p, rag_err *err) {
+                               rag_limit_policy *p, rag_err *err) {
   static const char *const keys[] = {"mode", "max_wait", "routes", NULL};
   if (!cJSON_IsObject(o))
     return rag_fail(err, RAG_BADARG, "%s must be an object", what);
@@ -252,9 +252,9 @@ static rag_status parse_policy(const cJSON *o, const char *what,
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "mode");
   if (m) {
     if (cJSON_IsString(m) && !strcmp(m->valuestring, "wait"))
-      p->mode = LLM_LIMIT_WAIT;
+      p->mode = RAG_LIMIT_WAIT;
     else if (cJSON_IsString(m) && !strcmp(m->valuestring, "refuse"))
-      p->mode = LLM_LIMIT_REFUSE;
+      p->mode = RAG_LIMIT_REFUSE;
     else
       return rag_fail(err, RAG_BADARG,
                       "%s.mode must be \"wait\" or "
@@ -307,7 +307,7 @@ static rag_status parse_rate_limit(const cJSON *rl, llm_gw_cfg *g,
 
 rag_status llm_gw_cfg_parse(const char *json, llm_gw_cfg *g, rag_err *err) {
   memset(g, 0, sizeof(*g));
-  g->limit = llm_limit_policy_default();
+  g->limit = rag_limit_policy_default();
   cJSON *root = cJSON_Parse(json ? json : "{}");
   if (!root)
     return rag_fail(err, RAG_BADARG, "config: invalid JSON in sections");
@@ -361,10 +361,10 @@ void llm_gw_cfg_free(llm_gw_cfg *g) {
     free(g->routes[i].route);
   free(g->routes);
   memset(g, 0, sizeof(*g));
-  g->limit = llm_limit_policy_default();
+  g->limit = rag_limit_policy_default();
 }
 
-const llm_limit_policy *llm_gw_cfg_policy(const llm_gw_cfg *g,
+const rag_limit_policy *llm_gw_cfg_policy(const llm_gw_cfg *g,
                                           const char *route) {
   for (size_t i = 0; route && i < g->nroutes; i++)
     if (!strcmp(g->routes[i].route, route))

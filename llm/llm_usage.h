@@ -19,7 +19,7 @@
 ** Rate-limit policy, config "budgets": {"rate_limit": {"mode": "wait" |
 ** "refuse", "max_wait": 30, "routes": {"<route>": {"mode": ...,
 ** "max_wait": ...}}}}: what a call does when its token bucket is short
-** (see llm_limit.h), globally and per route.
+** (see rag_limit.h), globally and per route.
 **
 ** Ownership: llm_usage_open/llm_usage_close; llm_usage_totals returns a
 **            malloc'd array (free()); llm_gw_cfg_free releases the config.
@@ -32,7 +32,7 @@
 
 #include "core/rag.h"
 #include "core/rag_cfg.h"
-#include "llm/llm_limit.h"
+#include "core/rag_limit.h"
 
 typedef struct llm_usage llm_usage;
 
@@ -87,14 +87,14 @@ rag_status llm_usage_spent(llm_usage *u, double since_ts, double *usd,
 
 typedef struct llm_gw_route_policy {
   char *route;
-  llm_limit_policy policy;
+  rag_limit_policy policy;
 } llm_gw_route_policy;
 
 typedef struct llm_gw_cfg {
   char *usage_db;         /* "usage.db" or NULL */
   double per_request_usd; /* 0 = no budget */
   double per_day_usd;     /* 0 = no budget */
-  llm_limit_policy limit; /* global rate-limit policy */
+  rag_limit_policy limit; /* global rate-limit policy */
   llm_gw_route_policy *routes;
   size_t nroutes;
 } llm_gw_cfg;
@@ -105,7 +105,7 @@ rag_status llm_gw_cfg_load(const rag_cfg *cfg, llm_gw_cfg *out, rag_err *err);
 rag_status llm_gw_cfg_parse(const char *json, llm_gw_cfg *out, rag_err *err);
 void llm_gw_cfg_free(llm_gw_cfg *g);
 /* The route's policy, else the global one. route may be NULL. */
-const llm_limit_policy *llm_gw_cfg_policy(const llm_gw_cfg *g,
+const rag_limit_policy *llm_gw_cfg_policy(const llm_gw_cfg *g,
                                           const char *route);
 
 /* Usage database path by the rules above into buf (size n); kbdir may be

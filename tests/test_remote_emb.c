@@ -362,6 +362,42 @@ TEST(retry_after_on_429_waits_on_the_injected_clock) {
   fake_http_stop(f);
 }
 
+TEST(requests_per_minute_limit_waits_on_the_injected_clock) {
+  fake_http *f = fake_http_start();
+  rag_cfg cfg;
+  rag_err err;
+  rag_err_clear(&err);
+  ASSERT_OK(rag_cfg_default(&cfg, &err), &err);
+  char json[1024];
+  snprintf(json, sizeof(json),
+           "{\"providers\":[{\"name\":\"lim\",\"kind\":\"openai\","
+           "\"base_url\":\"%s\",\"rpm\":2}],"
+           "\"models\":[{\"name\":\"m\",\"provider\":\"lim\","
+           "\"type\":\"embedding\",\"dim\":2}]}",
+           fake_http_url(f));
+  ASSERT_OK(rag_cfg_apply_json(&cfg, json, &err), &err);
+  emb_provider *p = open_spec(f, &cfg, "openai:m,batch=1", &err);
+  ASSERT(p);
+  fake_clock fc = {1000, 0, 0};
+  rag_clock clk = {fc_now, fc_sleep, &fc};
+  rag_http_opts ho = rag_http_opts_default();
+  ho.clock = &clk;
+  emb_set_http(p, &ho);
+  for (int i = 0; i < 3; i++)
+    fake_http_push_json(f, 200,
+                        "{\"data\":[{\"index\":0,\"embedding\":[1,0]}]}");
+  /* Three requests under 2/min: the third waits for the bucket to refill
+  ** one request, 30 s at 2/60 per second. */
+  const char *texts[] = {"a", "b", "c"};
+  float v[6];
+  ASSERT_OK(emb_embed(p, texts, 3, EMB_DOCUMENT, v, &err), &err);
+  ASSERT_EQ(fake_http_count(f), 3);
+  ASSERT_NEAR(fc.slept, 30.0, 0.5);
+  emb_close(p);
+  rag_cfg_free(&cfg);
+  fake_http_stop(f);
+}
+
 TEST(unauthorized_reply_message_surfaces_without_the_key) {
   setenv(KEY_ENV, SECRET, 1);
   fake_http *f = fake_http_start();
@@ -622,6 +658,7 @@ TEST(tei_malformed_reply_is_corrupt) {
   X(concurrent_batches_land_rows_by_position)                                  \
   X(reply_rows_are_placed_by_their_index_field)                                \
   X(retry_after_on_429_waits_on_the_injected_clock)                            \
+  X(requests_per_minute_limit_waits_on_the_injected_clock)                     \
   X(unauthorized_reply_message_surfaces_without_the_key)                       \
   X(bad_request_maps_to_badarg)                                                \
   X(malformed_json_reply_is_corrupt)                                           \

@@ -5,7 +5,7 @@
 #include "tests/test.h"
 
 #include "llm/llm_breaker.h"
-#include "llm/llm_limit.h"
+#include "core/rag_limit.h"
 #include "llm/llm_router.h"
 #include "llm/llm_usage.h"
 
@@ -309,20 +309,20 @@ TEST(fallback_not_taken_on_bad_request) {
 }
 
 TEST(per_request_model_and_fallback_override_the_route) {
-  llm_router *r =
-      router_from(
-          "{\"providers\":[" FAKE("down", "fake://timeout") "," FAKE("up", "fak"
-                                                                           "e:/"
-                                                                           "/o"
-                                                                           "k") "],\"models\":[" MODEL(
-              "a",
-              "up") "," MODEL("b",
-                              "down") "," MODEL("c",
-                                                "up") "],\"routes\":[{\"name\":"
-                                                      "\"default\",\"tiers\":{"
-                                                      "\"medium\":"
-                                                      "\"a\"}}]}",
-          NULL);
+  llm_router *r = router_from(
+      "{\"providers\":[" FAKE("down", "fake://timeout") "," FAKE(
+          "up",
+          "fak"
+          "e:/"
+          "/o"
+          "k") "],\"models\":[" MODEL("a",
+                                      "up") "," MODEL("b",
+                                                      "down") "," MODEL("c",
+                                                                        "up") "],\"routes\":[{\"name\":"
+                                                                              "\"default\",\"tiers\":{"
+                                                                              "\"medium\":"
+                                                                              "\"a\"}}]}",
+      NULL);
   llm_msg m = {"user", "hello"};
   llm_call c = call_for("hello", &m);
   const char *fb[] = {"c"};
@@ -443,19 +443,19 @@ TEST(router_skips_an_open_circuit_until_its_cooldown) {
 
 TEST(rate_limiter_refuses_with_a_clear_message) {
   g_fc.t = 0;
-  llm_limit *l = llm_limit_new(&g_clock);
-  llm_limit_policy p = {LLM_LIMIT_REFUSE, 0};
-  llm_limit_ticket t;
+  rag_limit *l = rag_limit_new(&g_clock);
+  rag_limit_policy p = {RAG_LIMIT_REFUSE, 0};
+  rag_limit_ticket t;
   rag_err err;
   for (int i = 0; i < 60; i++) {
     rag_err_clear(&err);
-    ASSERT_OK(llm_limit_acquire(l, "openai/gpt-4o-mini", "gpt-4o-mini", 60, 0,
+    ASSERT_OK(rag_limit_acquire(l, "openai/gpt-4o-mini", "gpt-4o-mini", 60, 0,
                                 10, &p, &t, NULL, &err),
               &err);
   }
   double retry = 0;
   rag_err_clear(&err);
-  ASSERT_EQ(llm_limit_acquire(l, "openai/gpt-4o-mini", "gpt-4o-mini", 60, 0, 10,
+  ASSERT_EQ(rag_limit_acquire(l, "openai/gpt-4o-mini", "gpt-4o-mini", 60, 0, 10,
                               &p, &t, &retry, &err),
             RAG_UPSTREAM);
   ASSERT_STR_EQ(err.msg,
@@ -464,58 +464,58 @@ TEST(rate_limiter_refuses_with_a_clear_message) {
   ASSERT_NEAR(retry, 1.0, 1e-9);
   g_fc.t += 0.5; /* half a request refilled: still short */
   rag_err_clear(&err);
-  ASSERT_EQ(llm_limit_acquire(l, "openai/gpt-4o-mini", "gpt-4o-mini", 60, 0, 10,
+  ASSERT_EQ(rag_limit_acquire(l, "openai/gpt-4o-mini", "gpt-4o-mini", 60, 0, 10,
                               &p, &t, &retry, &err),
             RAG_UPSTREAM);
   ASSERT_NEAR(retry, 0.5, 1e-9);
   ASSERT_EQ(g_fc.slept, 0);
-  llm_limit_free(l);
+  rag_limit_free(l);
 }
 
 TEST(rate_limiter_waits_the_right_time_on_the_clock) {
   g_fc.t = 0;
   g_fc.slept = 0;
-  llm_limit *l = llm_limit_new(&g_clock);
-  llm_limit_policy p = {LLM_LIMIT_WAIT, 10};
-  llm_limit_ticket t;
+  rag_limit *l = rag_limit_new(&g_clock);
+  rag_limit_policy p = {RAG_LIMIT_WAIT, 10};
+  rag_limit_ticket t;
   rag_err err;
   rag_err_clear(&err);
   /* 600 tokens/min = 10 per second; the first 500 fit the bucket. */
-  ASSERT_OK(llm_limit_acquire(l, "k", "m", 0, 600, 500, &p, &t, NULL, &err),
+  ASSERT_OK(rag_limit_acquire(l, "k", "m", 0, 600, 500, &p, &t, NULL, &err),
             &err);
   ASSERT_EQ(g_fc.slept, 0);
-  ASSERT_OK(llm_limit_acquire(l, "k", "m", 0, 600, 130, &p, &t, NULL, &err),
+  ASSERT_OK(rag_limit_acquire(l, "k", "m", 0, 600, 130, &p, &t, NULL, &err),
             &err);
   ASSERT_NEAR(g_fc.slept, 3.0, 1e-9); /* 30 tokens short at 10/s */
   ASSERT_NEAR(t.waited, 3.0, 1e-9);
   /* A wait above max_wait refuses and takes nothing. */
-  ASSERT_EQ(llm_limit_acquire(l, "k", "m", 0, 600, 200, &p, &t, NULL, &err),
+  ASSERT_EQ(rag_limit_acquire(l, "k", "m", 0, 600, 200, &p, &t, NULL, &err),
             RAG_UPSTREAM);
   ASSERT_CONTAINS(err.msg, "allows 600 tokens/min; retry in 20.0 s");
   ASSERT_CONTAINS(err.msg, "max wait");
-  llm_limit_free(l);
+  rag_limit_free(l);
 }
 
 TEST(rate_limiter_corrects_reserved_tokens_with_actual_usage) {
   g_fc.t = 0;
-  llm_limit *l = llm_limit_new(&g_clock);
-  llm_limit_ticket t;
+  rag_limit *l = rag_limit_new(&g_clock);
+  rag_limit_ticket t;
   rag_err err;
   rag_err_clear(&err);
-  ASSERT_OK(llm_limit_acquire(l, "k", "m", 0, 1000, 800, NULL, &t, NULL, &err),
+  ASSERT_OK(rag_limit_acquire(l, "k", "m", 0, 1000, 800, NULL, &t, NULL, &err),
             &err);
   double rq, tk;
-  ASSERT_EQ(llm_limit_level(l, "k", &rq, &tk), 0);
+  ASSERT_EQ(rag_limit_level(l, "k", &rq, &tk), 0);
   ASSERT_NEAR(tk, 200, 1e-9);
-  llm_limit_commit(l, &t, 300); /* used less: 500 come back */
-  ASSERT_EQ(llm_limit_level(l, "k", &rq, &tk), 0);
+  rag_limit_commit(l, &t, 300); /* used less: 500 come back */
+  ASSERT_EQ(rag_limit_level(l, "k", &rq, &tk), 0);
   ASSERT_NEAR(tk, 700, 1e-9);
-  ASSERT_OK(llm_limit_acquire(l, "k", "m", 0, 1000, 100, NULL, &t, NULL, &err),
+  ASSERT_OK(rag_limit_acquire(l, "k", "m", 0, 1000, 100, NULL, &t, NULL, &err),
             &err);
-  llm_limit_commit(l, &t, 400); /* used more: 300 more taken */
-  ASSERT_EQ(llm_limit_level(l, "k", &rq, &tk), 0);
+  rag_limit_commit(l, &t, 400); /* used more: 300 more taken */
+  ASSERT_EQ(rag_limit_level(l, "k", &rq, &tk), 0);
   ASSERT_NEAR(tk, 300, 1e-9);
-  llm_limit_free(l);
+  rag_limit_free(l);
 }
 
 TEST(rate_limit_refusal_moves_on_to_the_fallback) {
@@ -527,8 +527,8 @@ TEST(rate_limit_refusal_moves_on_to_the_fallback) {
                        "\"routes\":{\"default\":{\"mode\":\"refuse\"}}}}}",
                        &gw, &err),
       &err);
-  ASSERT_EQ(llm_gw_cfg_policy(&gw, "default")->mode, LLM_LIMIT_REFUSE);
-  ASSERT_EQ(llm_gw_cfg_policy(&gw, "other")->mode, LLM_LIMIT_WAIT);
+  ASSERT_EQ(llm_gw_cfg_policy(&gw, "default")->mode, RAG_LIMIT_REFUSE);
+  ASSERT_EQ(llm_gw_cfg_policy(&gw, "other")->mode, RAG_LIMIT_WAIT);
   llm_router_opts o = llm_router_opts_default();
   o.gw = &gw;
   g_fc.t = 0;

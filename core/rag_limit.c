@@ -1,8 +1,8 @@
-/* llm/llm_limit.c -- Token buckets per provider+model (see llm_limit.h).
+/* llm/rag_limit.c -- Token buckets per provider+model (see rag_limit.h).
 ** The keys live in a small linked list: a router holds a few dozen
 ** deployments at most, and a lookup is a handful of strcmp calls next to a
 ** network round trip. */
-#include "llm/llm_limit.h"
+#include "core/rag_limit.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -21,18 +21,18 @@ typedef struct entry {
   double last; /* clock time of the last refill */
 } entry;
 
-struct llm_limit {
+struct rag_limit {
   pthread_mutex_t mu;
   const rag_clock *clock;
   entry *head;
 };
 
-llm_limit_policy llm_limit_policy_default(void) {
-  llm_limit_policy p = {LLM_LIMIT_WAIT, 30.0};
+rag_limit_policy rag_limit_policy_default(void) {
+  rag_limit_policy p = {RAG_LIMIT_WAIT, 30.0};
   return p;
 }
 
-int llm_limit_stricter(int a, int b) {
+int rag_limit_stricter(int a, int b) {
   if (a <= 0)
     return b > 0 ? b : 0;
   if (b <= 0)
@@ -40,8 +40,8 @@ int llm_limit_stricter(int a, int b) {
   return a < b ? a : b;
 }
 
-llm_limit *llm_limit_new(const rag_clock *clock) {
-  llm_limit *l = calloc(1, sizeof(*l));
+rag_limit *rag_limit_new(const rag_clock *clock) {
+  rag_limit *l = calloc(1, sizeof(*l));
   if (!l)
     return NULL;
   pthread_mutex_init(&l->mu, NULL);
@@ -49,7 +49,7 @@ llm_limit *llm_limit_new(const rag_clock *clock) {
   return l;
 }
 
-void llm_limit_free(llm_limit *l) {
+void rag_limit_free(rag_limit *l) {
   if (!l)
     return;
   entry *e = l->head;
@@ -63,7 +63,7 @@ void llm_limit_free(llm_limit *l) {
   free(l);
 }
 
-static entry *find(llm_limit *l, const char *key) {
+static entry *find(rag_limit *l, const char *key) {
   for (entry *e = l->head; e; e = e->next)
     if (strcmp(e->key, key) == 0)
       return e;
@@ -108,11 +108,11 @@ static double wait_for(const bucket *b, double take) {
   return after >= 0 ? 0 : -after / (b->cap / 60.0);
 }
 
-rag_status llm_limit_acquire(llm_limit *l, const char *key, const char *label,
+rag_status rag_limit_acquire(rag_limit *l, const char *key, const char *label,
                              int rpm, int tpm, int64_t est_tokens,
-                             const llm_limit_policy *p, llm_limit_ticket *t,
+                             const rag_limit_policy *p, rag_limit_ticket *t,
                              double *retry_in, rag_err *err) {
-  llm_limit_policy def = llm_limit_policy_default();
+  rag_limit_policy def = rag_limit_policy_default();
   if (!p)
     p = &def;
   memset(t, 0, sizeof(*t));
@@ -145,7 +145,7 @@ rag_status llm_limit_acquire(llm_limit *l, const char *key, const char *label,
   refill_entry(e, now);
   double wr = wait_for(&e->req, 1), wt = wait_for(&e->tok, take_tok);
   double wait = wr > wt ? wr : wt;
-  int refuse = wait > 0 && (p->mode == LLM_LIMIT_REFUSE || wait > p->max_wait);
+  int refuse = wait > 0 && (p->mode == RAG_LIMIT_REFUSE || wait > p->max_wait);
   if (!refuse) {
     if (e->req.cap > 0)
       e->req.level -= 1;
@@ -159,7 +159,7 @@ rag_status llm_limit_acquire(llm_limit *l, const char *key, const char *label,
       *retry_in = wait;
     const char *what = wr >= wt ? "requests" : "tokens";
     int lim = wr >= wt ? rpm : tpm;
-    if (p->mode == LLM_LIMIT_REFUSE)
+    if (p->mode == RAG_LIMIT_REFUSE)
       return rag_fail(err, RAG_UPSTREAM,
                       "rate limit: %s allows %d %s/min; retry in %.1f s", label,
                       lim, what, wait);
@@ -178,7 +178,7 @@ rag_status llm_limit_acquire(llm_limit *l, const char *key, const char *label,
   return RAG_OK;
 }
 
-void llm_limit_commit(llm_limit *l, llm_limit_ticket *t,
+void rag_limit_commit(rag_limit *l, rag_limit_ticket *t,
                       int64_t actual_tokens) {
   if (!t || !t->active)
     return;
@@ -194,7 +194,7 @@ void llm_limit_commit(llm_limit *l, llm_limit_ticket *t,
   pthread_mutex_unlock(&l->mu);
 }
 
-int llm_limit_level(llm_limit *l, const char *key, double *requests,
+int rag_limit_level(rag_limit *l, const char *key, double *requests,
                     double *tokens) {
   pthread_mutex_lock(&l->mu);
   entry *e = find(l, key);
