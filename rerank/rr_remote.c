@@ -165,6 +165,12 @@ static rag_status resolve(rr_remote *r, const rag_cfg *cfg,
       timeout = pd->timeout;
     if (pd->max_retries >= 0)
       retries = pd->max_retries;
+    r->rpm = pd->rpm;
+    r->tpm = pd->tpm;
+  }
+  if (md) {
+    r->rpm = rag_limit_stricter(r->rpm, md->rpm);
+    r->tpm = rag_limit_stricter(r->tpm, md->tpm);
   }
   if (!rc)
     rc = dup_into(&r->model, md && md->model ? md->model : name, err);
@@ -212,6 +218,8 @@ rag_status rr_remote_init(rr_remote *r, const rag_cfg *cfg,
 void rr_remote_fini(rr_remote *r) {
   rag_http_free(r->h);
   r->h = NULL;
+  rag_limit_free(r->limit);
+  r->limit = NULL;
   free(r->kind);
   free(r->provider);
   free(r->base_url);
@@ -277,11 +285,33 @@ rag_status rr_remote_call(rr_remote *r, const char *path, const char *body,
                       .headers = hv,
                       .body = body,
                       .body_len = strlen(body)};
+  /* Requests/tokens per minute: reserve before sending (tokens estimated
+  ** from the body), settle after. A rerank call is one thread's. */
+  rag_limit_ticket ticket;
+  memset(&ticket, 0, sizeof(ticket));
+  int64_t est = (int64_t)(strlen(body) / 4 + 1);
+  if (r->rpm > 0 || r->tpm > 0) {
+    if (!r->limit)
+      r->limit = rag_limit_new(r->http.clock);
+    if (!r->limit)
+      return rag_fail(err, RAG_NOMEM, "rr %s: out of memory", r->kind);
+    char lk[512];
+    snprintf(lk, sizeof(lk), "%s/%s", r->provider ? r->provider : r->kind,
+             r->model ? r->model : "");
+    rag_limit_policy pol = rag_limit_policy_default();
+    rc = rag_limit_acquire(r->limit, lk, r->model ? r->model : r->kind, r->rpm,
+                           r->tpm, est, &pol, &ticket, NULL, err);
+    if (rc) {
+      memset(auth, 0, sizeof(auth));
+      return rc;
+    }
+  }
   rag_http_resp resp;
   rag_http_resp_init(&resp);
   rag_err herr;
   rag_err_clear(&herr);
   rc = rag_http_do(r->h, &req, &resp, &herr);
+  rag_limit_commit(r->limit, &ticket, est);
   memset(auth, 0, sizeof(auth));
   if (rc) {
     char msg[256], up[200];
@@ -322,4 +352,6 @@ void rr_remote_set_http(rr_provider *p, const rag_http_opts *o) {
     r->http.max_response = cap;
   rag_http_free(r->h);
   r->h = NULL;
+  rag_limit_free(r->limit); /* re-created on the new clock */
+  r->limit = NULL;
 }

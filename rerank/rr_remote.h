@@ -17,6 +17,7 @@
 #define RR_REMOTE_H
 
 #include "core/rag_http.h"
+#include "core/rag_limit.h"
 #include "rerank/rr.h"
 
 #include <cjson/cJSON.h>
@@ -34,7 +35,9 @@ typedef struct rr_remote {
   size_t batch;
   int raw_scores;
   rag_http_opts http;
-  rag_http *h; /* created on first use */
+  rag_http *h;      /* created on first use */
+  int rpm, tpm;     /* stricter of provider's and model's; 0 = none */
+  rag_limit *limit; /* created on first use, on http.clock */
 } rr_remote;
 
 /* Fills r (whose base.vt the caller sets) from defaults, config, options.

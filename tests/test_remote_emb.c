@@ -572,6 +572,43 @@ TEST(cohere_rerank_request_is_exact_and_scores_land_by_index) {
   fake_http_stop(f);
 }
 
+TEST(rerank_requests_per_minute_limit_waits_on_the_injected_clock) {
+  fake_http *f = fake_http_start();
+  rag_cfg cfg;
+  rag_err err;
+  rag_err_clear(&err);
+  ASSERT_OK(rag_cfg_default(&cfg, &err), &err);
+  char json[1024];
+  snprintf(json, sizeof(json),
+           "{\"providers\":[{\"name\":\"co\",\"kind\":\"cohere\","
+           "\"base_url\":\"%s\",\"rpm\":4}],"
+           "\"models\":[{\"name\":\"rr\",\"provider\":\"co\","
+           "\"type\":\"rerank\"}]}",
+           fake_http_url(f));
+  ASSERT_OK(rag_cfg_apply_json(&cfg, json, &err), &err);
+  rr_provider *p = NULL;
+  ASSERT_OK(rr_open(&cfg, "cohere:rr", &p, &err), &err);
+  fake_clock fc = {1000, 0, 0};
+  rag_clock clk = {fc_now, fc_sleep, &fc};
+  rag_http_opts ho = rag_http_opts_default();
+  ho.clock = &clk;
+  rr_set_http(p, &ho);
+  const char *docs[] = {"a"};
+  float sc[1];
+  for (int i = 0; i < 5; i++) {
+    fake_http_push_json(f, 200,
+                        "{\"results\":[{\"index\":0,"
+                        "\"relevance_score\":0.5}]}");
+    ASSERT_OK(rr_rerank(p, "q", docs, 1, sc, &err), &err);
+  }
+  /* 4 requests/min: the fifth call waits for one to refill, 15 s. */
+  ASSERT_EQ(fake_http_count(f), 5);
+  ASSERT_NEAR(fc.slept, 15.0, 0.5);
+  rr_close(p);
+  rag_cfg_free(&cfg);
+  fake_http_stop(f);
+}
+
 TEST(cohere_error_message_surfaces_without_the_key) {
   setenv(KEY_ENV, SECRET, 1);
   fake_http *f = fake_http_start();
@@ -668,6 +705,7 @@ TEST(tei_malformed_reply_is_corrupt) {
   X(unknown_option_fails_open_naming_it)                                       \
   X(local_providers_are_not_remote)                                            \
   X(cohere_rerank_request_is_exact_and_scores_land_by_index)                   \
+  X(rerank_requests_per_minute_limit_waits_on_the_injected_clock)              \
   X(cohere_error_message_surfaces_without_the_key)                             \
   X(tei_rerank_request_is_exact_and_scores_land_by_index)                      \
   X(tei_raw_scores_go_through_a_sigmoid_and_batches_split)                     \
