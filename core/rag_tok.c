@@ -2,8 +2,7 @@
 ** folding, CJK single-character terms, English stopwords, Porter stemmer.
 **
 ** Divisions of this file:
-**   1. UTF-8 decoding (a private copy: rag_utf8.c is developed in parallel
-**      and this file must not depend on its progress)
+**   1. UTF-8 (from core/rag_utf8.h)
 **   2. Character classes and folding tables
 **   3. Stopwords
 **   4. Porter stemmer (Martin Porter's 1980 algorithm, written after the
@@ -15,66 +14,14 @@
 ** RAG_TOK_MAX + 1 bytes, so it is safe on any thread and in signal-free
 ** leaf loops. */
 #include "core/rag_tok.h"
+#include "core/rag_utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- 1. UTF-8 decoding -------------------------------------------------- */
-
-/* Decodes one code point; returns its length 1..4, or 0 for an invalid,
-** overlong, surrogate or truncated sequence. */
-static size_t utf8_dec(const unsigned char *s, size_t n, uint32_t *cp) {
-  unsigned c = s[0];
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  }
-  size_t len;
-  uint32_t v, min;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2, v = c & 0x1F, min = 0x80;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3, v = c & 0x0F, min = 0x800;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4, v = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (n < len)
-    return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80)
-      return 0;
-    v = (v << 6) | (s[i] & 0x3F);
-  }
-  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-    return 0;
-  *cp = v;
-  return len;
-}
-
-static size_t utf8_enc(uint32_t cp, char *out) {
-  if (cp < 0x80) {
-    out[0] = (char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    out[0] = (char)(0xC0 | (cp >> 6));
-    out[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    out[0] = (char)(0xE0 | (cp >> 12));
-    out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  out[0] = (char)(0xF0 | (cp >> 18));
-  out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-  out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-  out[3] = (char)(0x80 | (cp & 0x3F));
-  return 4;
-}
+/* ---- 1. UTF-8 ------------------------------------------------------------
+** Decoding and encoding are core/rag_utf8.h's: an invalid byte decodes as
+** length 0 and the tokenizer treats it as a separator. */
 
 /* ---- 2. Character classes and folding ----------------------------------- */
 
@@ -180,7 +127,7 @@ static int classify(uint32_t c, char *out, size_t *olen) {
       c += 0x3F;
     else if (c < 0x386 || c == 0x387 || c == 0x3F6)
       return C_SEP; /* tonos marks, Greek question mark, symbols */
-    *olen = utf8_enc(c, out);
+    *olen = rag_utf8_encode(c, out);
     return C_WORD;
   }
   /* Cyrillic: U+0400..U+04FF. */
@@ -198,14 +145,14 @@ static int classify(uint32_t c, char *out, size_t *olen) {
       c = 0x4CF;
     else if (c >= 0x4C1 && c <= 0x4CE && (c & 1))
       c += 1;
-    *olen = utf8_enc(c, out);
+    *olen = rag_utf8_encode(c, out);
     return C_WORD;
   }
   if (is_cjk(c))
     return C_CJK;
   for (size_t i = 0; i < sizeof(KEEP) / sizeof(KEEP[0]); i++)
     if (c >= KEEP[i][0] && c <= KEEP[i][1]) {
-      *olen = utf8_enc(c, out);
+      *olen = rag_utf8_encode(c, out);
       return C_WORD;
     }
   return C_SEP;
@@ -537,7 +484,7 @@ size_t rag_tok_each(const char *text, size_t n, int flags, rag_tok_cb cb,
     return 0;
   while (i < n) {
     uint32_t cp = 0;
-    size_t l = utf8_dec(s + i, n - i, &cp);
+    size_t l = rag_utf8_decode((const char *)s + i, n - i, &cp);
     char f[4];
     size_t fl = 0;
     int cls = l ? classify(cp, f, &fl) : C_SEP;

@@ -23,6 +23,7 @@
 
 #include "core/rag_buf.h"
 #include "core/rag_tok.h"
+#include "core/rag_utf8.h"
 #include "index/kb_int.h"
 
 /* More terms than this add nothing to ranking and make the MATCH slow; a
@@ -33,37 +34,6 @@
 #define KB_MAX_LONG_RUNS 64
 
 /* ---- 1. Characters ---- */
-
-/* Decodes one code point at s (n > 0 bytes). Returns its length, or 0 for
-** an invalid, overlong, surrogate or truncated sequence. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
-  unsigned c = s[0];
-  size_t len;
-  uint32_t v, min;
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  } else if (c >= 0xC2 && c <= 0xDF) {
-    len = 2, v = c & 0x1F, min = 0x80;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3, v = c & 0x0F, min = 0x800;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4, v = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (n < len)
-    return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80)
-      return 0;
-    v = (v << 6) | (s[i] & 0x3F);
-  }
-  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-    return 0;
-  *cp = v;
-  return len;
-}
 
 /* Non-ASCII code points that separate words: Latin-1 punctuation, general
 ** punctuation, arrows and symbols, CJK and fullwidth punctuation. Every
@@ -96,7 +66,7 @@ static int is_cjk_cp(uint32_t c) {
 static size_t char_at(const unsigned char *s, size_t n, size_t i, int *word,
                       int *cjk) {
   uint32_t cp;
-  size_t len = utf8_decode(s + i, n - i, &cp);
+  size_t len = rag_utf8_decode((const char *)s + i, n - i, &cp);
   *cjk = 0;
   if (len == 0) {
     *word = 0;
