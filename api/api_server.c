@@ -6,6 +6,7 @@
 ** client is still sending makes MHD close the socket, and the client then
 ** often sees a reset instead of our JSON error. */
 #include "api/api_int.h"
+#include "api/api_web.h"
 
 #include "core/rag_log.h"
 #include "core/rag_utf8.h"
@@ -130,6 +131,8 @@ static const api_route routes[] = {
     {"GET", "/healthz", h_healthz, API_SCOPE_PUBLIC, 0},
     {"GET", "/readyz", h_readyz, API_SCOPE_PUBLIC, 0},
     {"GET", "/metrics", api_h_metrics, API_SCOPE_PUBLIC, 0},
+    {"GET", "/", api_h_web, API_SCOPE_PUBLIC, 0},
+    {"GET", "/index.html", api_h_web, API_SCOPE_PUBLIC, 0},
     {"POST", "/v1/datasets", api_h_datasets_create, API_SCOPE_ADMIN, 0},
     {"GET", "/v1/datasets", api_h_datasets_list, API_SCOPE_ANY, 0},
     {"GET", "/v1/datasets/{id}", api_h_datasets_get, API_SCOPE_DATASET, 0},
