@@ -109,12 +109,22 @@ try {
   const cite = page.locator("#chunks li", { hasText: "Dutch oven" }).first();
   if (!(await cite.count())) throw new Error("no cited chunk mentions \"Dutch oven\"");
   if (!(await cite.isVisible())) throw new Error("the \"Dutch oven\" chunk is not visible");
-  if (!(await cite.locator(".doc").innerText()).includes("sourdough.md"))
-    throw new Error("the cited chunk does not name sourdough.md");
+  // The document's name (the file name, or the title the chat answer uses).
+  const docName = await cite.locator(".doc").innerText();
+  if (!/sourdough/i.test(docName))
+    throw new Error("the cited chunk names " + JSON.stringify(docName) + ", not the sourdough document");
   if (answer) {
-    // [n] markers in the answer link to their chunk.
-    const links = await page.locator("#answer a.cite").count();
-    step(`${links} citation links in the answer`);
+    // [n] markers in the answer link to their chunk, and one of them to
+    // the "Dutch oven" chunk.
+    const targets = await page.locator("#answer a.cite").evaluateAll(
+      (as) => as.map((a) => a.getAttribute("href")));
+    step(`citation links in the answer: ${targets.join(" ") || "(none)"}`);
+    if (!targets.length) throw new Error("the answer has no [n] citation links");
+    const id = await cite.getAttribute("id");
+    if (!targets.includes("#" + id))
+      throw new Error(`no citation links to the "Dutch oven" chunk (#${id})`);
+    await page.locator(`#answer a.cite[href="#${id}"]`).first().click();
+    await page.waitForSelector(`#${id}.flash`, { timeout: 2000 });
   }
   const lat = (await page.locator("#u-lat").innerText()).trim();
   if (!lat || lat === "\u2013") throw new Error("no latency shown for the last answer");
