@@ -72,6 +72,12 @@ try {
   const ct = res.headers()["content-type"] || "";
   if (!ct.startsWith("text/html")) throw new Error("GET / content-type " + ct);
 
+  const alt = await page.request.get(new URL("/index.html", url).href);
+  if (alt.status() !== 200 || !(alt.headers()["content-type"] || "").startsWith("text/html; charset=utf-8"))
+    throw new Error("GET /index.html answered " + alt.status() + " " + alt.headers()["content-type"]);
+  if (!(await page.locator('meta[http-equiv="Content-Security-Policy"]').count()))
+    throw new Error("the page has no Content-Security-Policy");
+
   step("create a knowledge base");
   const kbName = "Baking " + Date.now().toString(36);
   await page.fill("#kb-name", kbName);
