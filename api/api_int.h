@@ -17,6 +17,9 @@
 #include "core/rag_arena.h"
 #include "core/rag_buf.h"
 #include "index/kb.h"
+#include "llm/llm_prompt.h"
+#include "llm/llm_router.h"
+#include "llm/llm_usage.h"
 #include "retrieval/ret.h"
 
 #include <cjson/cJSON.h>
@@ -148,6 +151,15 @@ struct api_server {
   int stop_pipe[2];
   api_route_stats *stats; /* nroutes + 1 (the last: unmatched) */
   atomic_ullong errors;   /* 5xx replies */
+  /* The LLM gateway (api_models.c): the config's models, the runtime
+  ** registry and router (thread-safe), its usage recorder (written under
+  ** the router's usage mutex), and the SQLite files the chat endpoints
+  ** open one connection per request to. */
+  rag_models models;
+  llm_gw_cfg gw;
+  llm_usage *usage;
+  llm_router *router;
+  char *usage_path, *conv_path;
 };
 
 typedef struct api_route api_route;
@@ -176,6 +188,7 @@ typedef struct api_req {
   const char *reply_type;
   double t0;
   int queued;
+  struct MHD_Response *stream; /* set by api_stream_start: sent as is */
 } api_req;
 
 typedef int (*api_handler)(api_req *r);
@@ -188,6 +201,7 @@ struct api_route {
 };
 #define API_ROUTE_UPLOAD 1u /* multipart/form-data through MHD's parser */
 #define API_ROUTE_EXTKB 2u  /* Dify External Knowledge error shape */
+#define API_ROUTE_OPENAI 4u /* OpenAI error shape {"error":{...}} */
 
 /* Replies with root (takes ownership; NULL = 500) and status. */
 int api_reply_json(api_req *r, int status, cJSON *root);
@@ -218,6 +232,88 @@ void api_metrics_observe(api_server *s, int route_idx, int status,
                          double seconds);
 char *api_metrics_render(api_server *s); /* malloc'd text */
 
+/* ---- LLM gateway (api_models.c, api_chat.c, api_conv.c) ---- */
+
+/* Loads providers/models/routes and the usage/budget sections from the
+** config, opens the usage database ("usage.db" in the config, else
+** $RAGD_USAGE_DB, else <data_dir>/usage.sqlite) and the router. */
+rag_status api_llm_open(api_server *s, rag_err *err);
+void api_llm_close(api_server *s);
+/* Prometheus lines for provider calls, errors, tokens and cost per model
+** and the breaker state per deployment, appended to b. */
+void api_llm_metrics(api_server *s, rag_buf *b);
+
+/* Server-sent events: fn(st, ctx) runs on its own thread and writes with
+** api_stream_write into a bounded queue; MHD's content reader drains it.
+** When the client goes away MHD frees the response: the free callback
+** marks the stream cancelled (api_stream_write then returns -1, and an
+** on_delta that returns an error stops the generation), joins the thread
+** and calls ctx_free(ctx). Returns 0 and replies with an error when the
+** thread cannot start (ctx_free has run then too). */
+typedef struct api_stream api_stream;
+typedef void (*api_stream_fn)(api_stream *st, void *ctx);
+int api_stream_start(api_req *r, api_stream_fn fn, void *ctx,
+                     void (*ctx_free)(void *ctx));
+/* Queues n bytes, blocking while the queue is full. -1: cancelled. */
+int api_stream_write(api_stream *st, const char *data, size_t n);
+/* "data: <json>\n\n" (takes root). -1: cancelled. */
+int api_stream_event(api_stream *st, cJSON *root);
+
+/* A grounded answer (api_chat.c), shared by the chat endpoints: the job
+** owns its arena (it outlives the request when streaming), the hits, the
+** prepared call and, after the call, the response. */
+typedef struct api_answer {
+  api_server *srv;
+  rag_arena *a;
+  char ds_id[40];
+  const char *ds_name; /* NULL: no dataset (no retrieval) */
+  ret_hit *hits;
+  size_t nhits;
+  llm_call call;
+  llm_plan plan;
+  llm_prompt_out po;
+  const char *fallback[8];
+  llm_response resp;
+  llm_result res;
+  rag_err err;
+  rag_status rc;
+  api_stream *st; /* streaming only */
+  void *ext;      /* the endpoint's own state (in a) */
+} api_answer;
+
+/* A new job (NULL: replied 500); key id and temperature preset. */
+api_answer *api_answer_new(api_req *r);
+void api_answer_free(void *j); /* NULL ok */
+/* Resolves a dataset by id or name that r's key may use: ds NULL/"" =
+** the only one the key may use, none when there are none; then retrieves
+** the question's chunks into j. 0 = replied with an error. */
+int api_answer_retrieve(api_req *r, api_answer *j, const char *ds,
+                        const char *question);
+/* Plans and assembles the prompt with history (oldest first). */
+rag_status api_answer_prepare(api_answer *j, const llm_msg *history,
+                              size_t nhistory);
+/* Runs the call (streaming when j->call.on_delta is set). */
+void api_answer_run(api_answer *j);
+/* Dify's usage object and retriever_resources of a finished job. */
+cJSON *api_answer_usage(api_answer *j);
+cJSON *api_answer_resources(api_answer *j);
+
+/* Conversations (api_conv.c), in <data_dir>/conversations.sqlite. */
+typedef struct api_conv_turn {
+  const char *query, *answer;
+} api_conv_turn;
+/* The last max turns of conversation id owned by user, oldest first, in
+** a. RAG_NOTFOUND when there is no such conversation for user. */
+rag_status api_conv_history(api_server *s, const char *id, const char *user,
+                            size_t max, rag_arena *a, api_conv_turn **turns,
+                            size_t *n, rag_err *err);
+/* Stores one exchange, creating the conversation (named after the query)
+** when it is new. usage_json may be NULL. */
+rag_status api_conv_save(api_server *s, const char *conv_id, const char *user,
+                         const char *msg_id, const char *query,
+                         const char *answer, const char *usage_json,
+                         rag_err *err);
+
 /* Handlers */
 int api_h_datasets_create(api_req *r);
 int api_h_datasets_list(api_req *r);
@@ -231,5 +327,14 @@ int api_h_indexing_status(api_req *r);
 int api_h_retrieve(api_req *r);
 int api_h_ext_retrieval(api_req *r);
 int api_h_metrics(api_req *r);
+int api_h_chat_messages(api_req *r);
+int api_h_conversations(api_req *r);
+int api_h_messages(api_req *r);
+int api_h_chat_completions(api_req *r);
+int api_h_models_list(api_req *r);
+int api_h_models_add(api_req *r);
+int api_h_models_update(api_req *r);
+int api_h_models_delete(api_req *r);
+int api_h_usage(api_req *r);
 
 #endif

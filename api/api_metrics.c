@@ -1,6 +1,8 @@
 /* api/api_metrics.c -- Prometheus text exposition (format 0.0.4): request
 ** counts by route and status class, latency histograms per route, 5xx
-** errors, dataset sizes (documents, chunks) and the ingest queue depth.
+** errors, dataset sizes (documents, chunks), the ingest queue depth, and
+** the LLM gateway's per-model calls, tokens, cost and breaker states
+** (api_llm_metrics in api_models.c).
 ** Counters are relaxed atomics in the server object: a scrape may see one
 ** request counted and its latency not yet, which Prometheus tolerates. */
 #include "api/api_int.h"
@@ -113,6 +115,7 @@ char *api_metrics_render(api_server *s) {
     free(kbs);
   }
   rag_arena_free(a);
+  api_llm_metrics(s, &b);
   return rag_buf_detach(&b);
 }
 

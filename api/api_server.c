@@ -154,6 +154,16 @@ static const api_route routes[] = {
     {"POST", "/v1/datasets/{id}/retrieve", api_h_retrieve, API_SCOPE_DATASET,
      0},
     {"POST", "/retrieval", api_h_ext_retrieval, API_SCOPE_ANY, API_ROUTE_EXTKB},
+    {"POST", "/v1/chat-messages", api_h_chat_messages, API_SCOPE_ANY, 0},
+    {"GET", "/v1/conversations", api_h_conversations, API_SCOPE_ANY, 0},
+    {"GET", "/v1/messages", api_h_messages, API_SCOPE_ANY, 0},
+    {"POST", "/v1/chat/completions", api_h_chat_completions, API_SCOPE_ANY,
+     API_ROUTE_OPENAI},
+    {"GET", "/v1/models", api_h_models_list, API_SCOPE_ANY, API_ROUTE_OPENAI},
+    {"POST", "/v1/models", api_h_models_add, API_SCOPE_ADMIN, 0},
+    {"PUT", "/v1/models/{name}", api_h_models_update, API_SCOPE_ADMIN, 0},
+    {"DELETE", "/v1/models/{name}", api_h_models_delete, API_SCOPE_ADMIN, 0},
+    {"GET", "/v1/usage", api_h_usage, API_SCOPE_ADMIN, 0},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -240,9 +250,19 @@ int api_error(api_req *r, int status, const char *code, const char *fmt, ...) {
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "code", code);
-  cJSON_AddStringToObject(o, "message", msg);
-  cJSON_AddNumberToObject(o, "status", status);
+  if (r->route && (r->route->flags & API_ROUTE_OPENAI)) {
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "message", msg);
+    cJSON_AddStringToObject(e, "type",
+                            status >= 500   ? "server_error"
+                            : status == 401 ? "authentication_error"
+                                            : "invalid_request_error");
+    cJSON_AddStringToObject(e, "code", code);
+  } else {
+    cJSON_AddStringToObject(o, "code", code);
+    cJSON_AddStringToObject(o, "message", msg);
+    cJSON_AddNumberToObject(o, "status", status);
+  }
   if (status >= 500)
     rag_log(RAG_LOG_WARN, "%s %s: %d %s", r->method, r->path, status, msg);
   return api_reply_json(r, status, o);
@@ -384,6 +404,8 @@ static void req_free(api_req *r) {
   rag_buf_free(&r->body);
   rag_arena_free(r->arena);
   free(r->reply);
+  if (r->stream)
+    MHD_destroy_response(r->stream); /* never queued: frees the stream */
   free(r);
 }
 
@@ -405,11 +427,19 @@ static void add_cors(api_server *s, struct MHD_Response *resp) {
   MHD_add_response_header(resp, "Access-Control-Allow-Headers",
                           "Authorization, Content-Type");
   MHD_add_response_header(resp, "Access-Control-Allow-Methods",
-                          "GET, POST, DELETE, OPTIONS");
+                          "GET, POST, PUT, DELETE, OPTIONS");
   MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
 }
 
 static enum MHD_Result send_reply(api_req *r, const char *allow) {
+  if (r->stream && r->status == 200) {
+    add_cors(r->srv, r->stream);
+    enum MHD_Result ret = MHD_queue_response(r->conn, 200, r->stream);
+    MHD_destroy_response(r->stream);
+    r->stream = NULL;
+    r->queued = 1;
+    return ret;
+  }
   if (!r->reply && r->status != 204)
     api_error(r, 500, "internal_error", "handler gave no reply");
   size_t len = r->status == 204 || !r->reply ? 0 : strlen(r->reply);
@@ -673,6 +703,8 @@ rag_status api_open(const rag_cfg *cfg, const api_opts *o, api_server **out,
   }
   if (!rc)
     rc = api_kbs_open(cfg, s->data_dir, s->o.threads + 2, &s->kbs, err);
+  if (!rc)
+    rc = api_llm_open(s, err);
   struct sockaddr_storage ss;
   socklen_t sl = 0;
   unsigned flags =
@@ -738,6 +770,7 @@ void api_close(api_server *s) {
   if (s->d)
     MHD_stop_daemon(s->d); /* joins the workers: no handler runs after */
   api_kbs_close(s->kbs);
+  api_llm_close(s);
   api_auth_free(&s->auth);
   for (int i = 0; i < 2; i++)
     if (s->stop_pipe[i] >= 0)
