@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ragd needs to build, test and run, only when
 # some are missing. Runs apt-get as root (or through sudo when available).
-# Then fetches the BPE rank tables (scripts/fetch-tiktoken.sh).
+# Then fetches the BPE rank tables (scripts/fetch-tiktoken.sh) and the
+# browser-test tools (scripts/ui-test.sh --install).
 # Usage: scripts/setup.sh
 set -euo pipefail
 
@@ -23,8 +24,15 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   missing+=(nodejs npm)
 fi
 
+after_install() {
+  "$(dirname "$0")/fetch-tiktoken.sh"
+  # Chromium + playwright-core for the web page's browser test.
+  "$(dirname "$0")/ui-test.sh" --install
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
-  exec "$(dirname "$0")/fetch-tiktoken.sh"
+  after_install
+  exit 0
 fi
 
 echo "setup: installing ${missing[*]}" >&2
@@ -40,4 +48,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-"$(dirname "$0")/fetch-tiktoken.sh"
+after_install
