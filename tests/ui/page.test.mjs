@@ -70,7 +70,10 @@ try {
   const res = await page.goto(url);
   if (!res || res.status() !== 200) throw new Error("GET / answered " + (res && res.status()));
   const ct = res.headers()["content-type"] || "";
-  if (!ct.startsWith("text/html")) throw new Error("GET / content-type " + ct);
+  if (!ct.startsWith("text/html; charset=utf-8")) throw new Error("GET / content-type " + ct);
+  const csp = res.headers()["content-security-policy"] || "";
+  if (!/default-src 'none'/.test(csp) || !/connect-src 'self'/.test(csp))
+    throw new Error("GET / has no strict Content-Security-Policy header: " + JSON.stringify(csp));
 
   const alt = await page.request.get(new URL("/index.html", url).href);
   if (alt.status() !== 200 || !(alt.headers()["content-type"] || "").startsWith("text/html; charset=utf-8"))
