@@ -382,8 +382,8 @@ static void chat_save(api_answer *j, chat_ctx *c) {
   cJSON_Delete(u);
   rag_err err;
   rag_err_clear(&err);
-  if (api_conv_save(j->srv, c->conv_id, c->user, c->msg_id, c->query,
-                    j->resp.text, uj, &err))
+  if (api_conv_save(j->srv, c->conv_id, c->user, j->call.key_id, c->msg_id,
+                    c->query, j->resp.text, uj, &err))
     rag_log(RAG_LOG_WARN, "conversation %s: %s", c->conv_id, err.msg);
   free(uj);
 }
@@ -550,8 +550,8 @@ static int chat_history(api_req *r, api_answer *j, chat_ctx *c, llm_msg **h,
   size_t n = 0;
   rag_err err;
   rag_err_clear(&err);
-  rag_status rc = api_conv_history(r->srv, c->conv_id, c->user, MAX_HISTORY,
-                                   j->a, &t, &n, &err);
+  rag_status rc = api_conv_history(r->srv, c->conv_id, c->user, j->call.key_id,
+                                   MAX_HISTORY, j->a, &t, &n, &err);
   if (rc == RAG_NOTFOUND)
     return api_error(r, 404, "not_found", "Conversation Not Exists."), 0;
   if (rc)

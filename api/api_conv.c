@@ -5,9 +5,10 @@
 ** and Dify's GET /v1/conversations?user= and GET /v1/messages?
 ** conversation_id=&user= (newest conversations first; a conversation's
 ** messages oldest first).
+** A conversation belongs to the API key (Dify: the app) and the user that
+** started it: anyone else reads it as not found.
 ** Each call opens its own connection (WAL, busy timeout), so handlers and
-** stream threads never share one. A conversation belongs to the user that
-** started it: another user's id reads as not found. */
+** stream threads never share one. */
 #include "api/api_int.h"
 
 #include <sqlite3.h>
@@ -22,7 +23,7 @@ static const char schema[] =
     "PRAGMA journal_mode=WAL;"
     "CREATE TABLE IF NOT EXISTS conversations("
     " id TEXT PRIMARY KEY, user TEXT NOT NULL, created_at INTEGER NOT NULL,"
-    " name TEXT NOT NULL DEFAULT '');"
+    " name TEXT NOT NULL DEFAULT '', key_id TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS conversations_user"
     " ON conversations(user, created_at);"
     "CREATE TABLE IF NOT EXISTS messages("
@@ -60,14 +61,17 @@ static rag_status db_fail(sqlite3 *db, rag_err *err) {
   return rag_fail(err, RAG_IO, "conversations: %s", sqlite3_errmsg(db));
 }
 
-static int conv_owned(sqlite3 *db, const char *id, const char *user) {
+static int conv_owned(sqlite3 *db, const char *id, const char *user,
+                      const char *key) {
   sqlite3_stmt *st = NULL;
   int found = 0;
   if (sqlite3_prepare_v2(db,
-                         "SELECT 1 FROM conversations WHERE id=?1 AND user=?2",
+                         "SELECT 1 FROM conversations WHERE id=?1 AND user=?2"
+                         " AND key_id=?3",
                          -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, key ? key : "", -1, SQLITE_STATIC);
     found = sqlite3_step(st) == SQLITE_ROW;
   }
   sqlite3_finalize(st);
@@ -80,15 +84,15 @@ static const char *col_text(sqlite3_stmt *st, int i, rag_arena *a) {
 }
 
 rag_status api_conv_history(api_server *s, const char *id, const char *user,
-                            size_t max, rag_arena *a, api_conv_turn **turns,
-                            size_t *n, rag_err *err) {
+                            const char *key, size_t max, rag_arena *a,
+                            api_conv_turn **turns, size_t *n, rag_err *err) {
   *turns = NULL;
   *n = 0;
   sqlite3 *db = NULL;
   rag_status rc = conv_open(s, &db, err);
   if (rc)
     return rc;
-  if (!conv_owned(db, id, user)) {
+  if (!conv_owned(db, id, user, key)) {
     sqlite3_close(db);
     return rag_fail(err, RAG_NOTFOUND, "conversation %s not found", id);
   }
@@ -123,7 +127,7 @@ rag_status api_conv_history(api_server *s, const char *id, const char *user,
 }
 
 rag_status api_conv_save(api_server *s, const char *conv_id, const char *user,
-                         const char *msg_id, const char *query,
+                         const char *key, const char *msg_id, const char *query,
                          const char *answer, const char *usage_json,
                          rag_err *err) {
   sqlite3 *db = NULL;
@@ -142,10 +146,11 @@ rag_status api_conv_save(api_server *s, const char *conv_id, const char *user,
   sqlite3_int64 now = (sqlite3_int64)time(NULL);
   sqlite3_stmt *c = NULL, *m = NULL;
   if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(db,
-                         "INSERT OR IGNORE INTO conversations(id, user,"
-                         " created_at, name) VALUES(?1, ?2, ?3, ?4)",
-                         -1, &c, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(
+          db,
+          "INSERT OR IGNORE INTO conversations(id, user,"
+          " created_at, name, key_id) VALUES(?1, ?2, ?3, ?4, ?5)",
+          -1, &c, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db,
                          "INSERT INTO messages(id, conversation_id, query,"
                          " answer, created_at, usage)"
@@ -157,6 +162,7 @@ rag_status api_conv_save(api_server *s, const char *conv_id, const char *user,
     sqlite3_bind_text(c, 2, user, -1, SQLITE_STATIC);
     sqlite3_bind_int64(c, 3, now);
     sqlite3_bind_text(c, 4, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(c, 5, key ? key : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(m, 1, msg_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(m, 2, conv_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(m, 3, query, -1, SQLITE_STATIC);
@@ -180,6 +186,10 @@ rag_status api_conv_save(api_server *s, const char *conv_id, const char *user,
 
 /* ---- handlers ---- */
 
+static const char *key_of(api_req *r) {
+  return r->key ? r->key->name : "";
+}
+
 static int required_user(api_req *r, const char **user) {
   *user = api_query(r, "user");
   if (!*user || !**user)
@@ -200,7 +210,8 @@ int api_h_conversations(api_req *r) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(db,
                          "SELECT id, name, created_at FROM conversations"
-                         " WHERE user=?1 ORDER BY created_at DESC, rowid DESC"
+                         " WHERE user=?1 AND key_id=?4"
+                         " ORDER BY created_at DESC, rowid DESC"
                          " LIMIT ?2 OFFSET ?3",
                          -1, &st, NULL) != SQLITE_OK) {
     db_fail(db, &err);
@@ -210,6 +221,7 @@ int api_h_conversations(api_req *r) {
   sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 2, limit + 1);
   sqlite3_bind_int64(st, 3, (sqlite3_int64)(page - 1) * limit);
+  sqlite3_bind_text(st, 4, key_of(r), -1, SQLITE_STATIC);
   cJSON *o = cJSON_CreateObject();
   cJSON_AddNumberToObject(o, "limit", limit);
   cJSON *d = cJSON_AddArrayToObject(o, "data");
@@ -251,7 +263,7 @@ int api_h_messages(api_req *r) {
   sqlite3 *db = NULL;
   if (conv_open(r->srv, &db, &err))
     return api_error_rag(r, &err);
-  if (!conv_owned(db, conv, user)) {
+  if (!conv_owned(db, conv, user, key_of(r))) {
     sqlite3_close(db);
     return api_error(r, 404, "not_found", "Conversation Not Exists.");
   }

@@ -302,15 +302,16 @@ cJSON *api_answer_resources(api_answer *j);
 typedef struct api_conv_turn {
   const char *query, *answer;
 } api_conv_turn;
-/* The last max turns of conversation id owned by user, oldest first, in
-** a. RAG_NOTFOUND when there is no such conversation for user. */
+/* The last max turns of conversation id owned by user under API key name
+** key (NULL: the open server), oldest first, in a. RAG_NOTFOUND when
+** there is no such conversation for them. */
 rag_status api_conv_history(api_server *s, const char *id, const char *user,
-                            size_t max, rag_arena *a, api_conv_turn **turns,
-                            size_t *n, rag_err *err);
+                            const char *key, size_t max, rag_arena *a,
+                            api_conv_turn **turns, size_t *n, rag_err *err);
 /* Stores one exchange, creating the conversation (named after the query)
 ** when it is new. usage_json may be NULL. */
 rag_status api_conv_save(api_server *s, const char *conv_id, const char *user,
-                         const char *msg_id, const char *query,
+                         const char *key, const char *msg_id, const char *query,
                          const char *answer, const char *usage_json,
                          rag_err *err);
 

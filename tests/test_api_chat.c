@@ -381,6 +381,17 @@ TEST(conversation_id_is_reused_and_the_second_turn_sees_the_history) {
   r = req(&v, "POST", "/v1/chat-messages", body, ADMIN);
   expect(&r, 404);
   resp_free(&r);
+  /* Nor can the same user through another API key (another app). */
+  snprintf(body, sizeof(body),
+           "{\"query\":\"x\",\"user\":\"u7\",\"conversation_id\":\"%s\"}",
+           conv);
+  r = req(&v, "POST", "/v1/chat-messages", body, APP);
+  expect(&r, 404);
+  resp_free(&r);
+  r = req(&v, "GET", "/v1/conversations?user=u7", NULL, APP);
+  expect(&r, 200);
+  ASSERT_EQ(cJSON_GetArraySize(jget(r.json, "data")), 0);
+  resp_free(&r);
   r = req(&v, "GET", "/v1/conversations?user=u7", NULL, ADMIN);
   expect(&r, 200);
   ASSERT_EQ(cJSON_GetArraySize(jget(r.json, "data")), 1);
@@ -421,6 +432,54 @@ TEST(model_config_falls_back_when_the_first_model_fails) {
           ADMIN);
   expect(&r, 502);
   ASSERT_STR_EQ(jstr(r.json, "code"), "upstream_error");
+  resp_free(&r);
+  srv_stop(&v);
+}
+
+TEST(a_stream_that_fails_ends_with_an_error_event) {
+  srv v;
+  srv_start(&v);
+  char ds[40];
+  tea_dataset(&v, ds);
+  v.L.chat_fail = 1;
+  resp r = req(&v, "POST", "/v1/chat-messages",
+               "{\"query\":\"tea?\",\"user\":\"u\",\"response_mode\":"
+               "\"streaming\",\"model_config\":{\"model\":\"good\","
+               "\"fallback\":[]}}",
+               ADMIN);
+  expect(&r, 200);
+  size_t n = 0;
+  char **ev = sse_events(r.body, &n);
+  ASSERT_GE(n, 1);
+  cJSON *e = cJSON_Parse(ev[n - 1]);
+  ASSERT(e);
+  ASSERT_STR_EQ(jstr(e, "event"), "error");
+  ASSERT_EQ(jget(e, "status")->valuedouble, 502);
+  ASSERT_STR_EQ(jstr(e, "code"), "upstream_error");
+  ASSERT_CONTAINS(jstr(e, "message"), "HTTP 500");
+  cJSON_Delete(e);
+  free(ev);
+  resp_free(&r);
+  srv_stop(&v);
+}
+
+TEST(an_app_key_may_not_ask_a_dataset_it_may_not_use) {
+  srv v;
+  srv_start(&v);
+  char ds[40];
+  tea_dataset(&v, ds);
+  resp r = req(&v, "POST", "/v1/chat-messages",
+               "{\"query\":\"tea?\",\"user\":\"u\",\"dataset_id\":"
+               "\"teas\"}",
+               APP);
+  expect(&r, 403);
+  resp_free(&r);
+  r = req(&v, "POST", "/v1/chat/completions",
+          "{\"model\":\"kb:teas\",\"messages\":[{\"role\":\"user\","
+          "\"content\":\"tea?\"}]}",
+          APP);
+  expect(&r, 403);
+  ASSERT(jget(r.json, "error"));
   resp_free(&r);
   srv_stop(&v);
 }
@@ -745,6 +804,8 @@ TEST(a_client_leaving_mid_stream_stops_the_generation_and_frees_it) {
   X(chat_messages_streaming_sends_sse_deltas_then_message_end)                 \
   X(conversation_id_is_reused_and_the_second_turn_sees_the_history)            \
   X(model_config_falls_back_when_the_first_model_fails)                        \
+  X(a_stream_that_fails_ends_with_an_error_event)                              \
+  X(an_app_key_may_not_ask_a_dataset_it_may_not_use)                           \
   X(chat_completions_blocking_and_streaming_end_with_done)                     \
   X(chat_completions_on_a_kb_model_cite_the_dataset)                           \
   X(chat_completions_errors_use_the_openai_shape)                              \
