@@ -3,6 +3,8 @@
 ** rows = trigram rows = embeddings = FAISS vectors) and holds each document
 ** whole or not at all; a second ingest then completes it.
 ** RAGD_CRASH_ROUNDS sets the number of rounds (default 3). */
+/* Several kill-and-restart rounds in one case (slow under ASan). */
+#define TEST_TIMEOUT 550
 #include "tests/cli_util.h"
 
 #include "index/kb.h"

@@ -1,6 +1,8 @@
 /* tests/test_quality.c -- Retrieval quality gate on Cranfield (BEIR layout,
 ** ../shared/datasets/cranfield): hybrid retrieval + the local reranker must
 ** not fall below full text alone on nDCG@10. Prints the whole table. */
+/* The whole eval runs in one test case: allow it the ctest budget. */
+#define TEST_TIMEOUT 850
 #include "tests/cli_util.h"
 
 #include <cjson/cJSON.h>
