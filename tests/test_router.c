@@ -8,6 +8,9 @@
 #include "core/rag_limit.h"
 #include "llm/llm_router.h"
 #include "llm/llm_usage.h"
+#include "tests/fake_http.h"
+
+#include <pthread.h>
 
 typedef struct fclock {
   double t, slept;
@@ -613,6 +616,100 @@ TEST(usage_rows_aggregate_by_model_day_and_route) {
   llm_usage_close(u);
 }
 
+/* Eight threads race for a bucket of 100 requests/min on a clock that does
+** not move: exactly 100 acquisitions succeed, however they interleave. */
+typedef struct racer {
+  rag_limit *l;
+  int granted;
+} racer;
+
+static void *race(void *arg) {
+  racer *r = arg;
+  rag_limit_policy p = {RAG_LIMIT_REFUSE, 0};
+  for (int i = 0; i < 50; i++) {
+    rag_limit_ticket t;
+    rag_err err;
+    rag_err_clear(&err);
+    if (rag_limit_acquire(r->l, "p/m", "m", 100, 0, 1, &p, &t, NULL, &err) ==
+        RAG_OK)
+      r->granted++;
+  }
+  return NULL;
+}
+
+TEST(rate_limits_hold_under_eight_concurrent_callers) {
+  g_fc.t = 0;
+  rag_limit *l = rag_limit_new(&g_clock);
+  pthread_t th[8];
+  racer rs[8];
+  for (int i = 0; i < 8; i++) {
+    rs[i] = (racer){l, 0};
+    ASSERT_EQ(pthread_create(&th[i], NULL, race, &rs[i]), 0);
+  }
+  int total = 0;
+  for (int i = 0; i < 8; i++) {
+    pthread_join(th[i], NULL);
+    total += rs[i].granted;
+  }
+  ASSERT_EQ(total, 100);
+  rag_limit_free(l);
+}
+
+/* Usage and cost come from the provider's own usage report: an OpenAI
+** server says 1234 prompt and 56 completion tokens; at $2.50 / $10.00 per
+** 1M tokens that is (1234 * 2.5 + 56 * 10) / 1e6 = $0.003645. */
+TEST(usage_and_cost_recorded_match_the_providers_reported_usage) {
+  fake_http *f = fake_http_start();
+  ASSERT(f);
+  fake_http_push_json(f, 200,
+                      "{\"id\":\"c1\",\"object\":\"chat.completion\","
+                      "\"model\":\"gpt-x\",\"choices\":[{\"index\":0,"
+                      "\"message\":{\"role\":\"assistant\",\"content\":"
+                      "\"ok\"},\"finish_reason\":\"stop\"}],\"usage\":"
+                      "{\"prompt_tokens\":1234,\"completion_tokens\":56,"
+                      "\"total_tokens\":1290}}");
+  char db[4200];
+  snprintf(db, sizeof(db), "%s/u.sqlite", test_tmpdir());
+  llm_usage *u = NULL;
+  rag_err err;
+  rag_err_clear(&err);
+  ASSERT_OK(llm_usage_open(db, &u, &err), &err);
+  llm_router_opts o = llm_router_opts_default();
+  o.usage = u;
+  char json[1024];
+  snprintf(json, sizeof(json),
+           "{\"providers\":[{\"name\":\"oai\",\"kind\":\"openai\","
+           "\"base_url\":\"%s\"}],\"models\":[{\"name\":\"gpt-x\","
+           "\"provider\":\"oai\",\"price_in\":2.5,\"price_out\":10}]}",
+           fake_http_url(f));
+  g_fc.t = 0;
+  llm_router *r = router_from(json, &o);
+  llm_msg m = {"user", "hello"};
+  llm_call c = call_for("hello", &m);
+  c.model = "gpt-x";
+  llm_response resp;
+  llm_result res;
+  ASSERT_OK(llm_router_chat(r, &c, NULL, &resp, &res, &err), &err);
+  ASSERT_EQ(res.tokens_in, 1234);
+  ASSERT_EQ(res.tokens_out, 56);
+  ASSERT_NEAR(res.cost_usd, 0.003645, 1e-12);
+  llm_response_free(&resp);
+  llm_usage_row *rows;
+  size_t n;
+  ASSERT_OK(llm_usage_totals(u, LLM_USAGE_BY_MODEL, NULL, &rows, &n, &err),
+            &err);
+  ASSERT_EQ(n, 1);
+  ASSERT_STR_EQ(rows[0].key, "gpt-x");
+  ASSERT_EQ(rows[0].calls, 1);
+  ASSERT_EQ(rows[0].tokens_in, 1234);
+  ASSERT_EQ(rows[0].tokens_out, 56);
+  ASSERT_NEAR(rows[0].cost_usd, 0.003645, 1e-12);
+  free(rows);
+  llm_router_free(r);
+  llm_usage_close(u);
+  fake_http_stop(f);
+}
+
 TEST(budgets_refuse_before_the_call) {
   char db[4200];
   snprintf(db, sizeof(db), "%s/u.sqlite", test_tmpdir());
@@ -801,6 +898,8 @@ TEST(extractive_is_built_in_and_the_default) {
   X(rate_limiter_corrects_reserved_tokens_with_actual_usage)                   \
   X(rate_limit_refusal_moves_on_to_the_fallback)                               \
   X(usage_rows_aggregate_by_model_day_and_route)                               \
+  X(rate_limits_hold_under_eight_concurrent_callers)                           \
+  X(usage_and_cost_recorded_match_the_providers_reported_usage)                \
   X(budgets_refuse_before_the_call)                                            \
   X(runtime_model_failing_its_health_check_stays_out_of_the_pool)              \
   X(runtime_updates_replace_provider_and_model_definitions)                    \
