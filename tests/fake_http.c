@@ -26,6 +26,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -550,6 +551,10 @@ static void *server_main(void *arg) {
       int fd = accept(f->lfd, NULL, NULL);
       if (fd < 0)
         continue;
+      /* Replies go out in several send()s: without TCP_NODELAY, Nagle and
+      ** the client's delayed ACK add ~40 ms to every request. */
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       if (f->nconns == FH_MAX_CONNS) {
         close(fd);
         continue;
