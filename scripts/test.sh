@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 dir=build-test
-args=(-DRAGD_WERROR=ON -DRAGD_BENCH=ON)
+args=(-DRAGD_WERROR=ON -DRAGD_BENCH=ON -DRAGD_FAULT=ON)
 if [ "${1:-}" = "--sanitize" ]; then
   dir=build-asan
   args+=(-DRAGD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
