@@ -11,6 +11,7 @@
 ** Threads: one rerank call at a time per instance. */
 #include "rerank/rr_remote.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,7 +70,10 @@ static rag_status one_batch(rr_remote *r, const char *query,
   for (const cJSON *e = res ? res->child : NULL; !rc && e; e = e->next) {
     const cJSON *ix = cJSON_GetObjectItemCaseSensitive(e, "index");
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(e, "relevance_score");
+    /* isfinite: 1e999 parses as infinity, which would clamp to a
+    ** perfect score */
     if (!cJSON_IsNumber(ix) || !cJSON_IsNumber(sc) ||
+        !isfinite(sc->valuedouble) ||
         !(ix->valuedouble >= 0 && ix->valuedouble < (double)n)) {
       rc = rag_fail(err, RAG_UPSTREAM,
                     "rr cohere: result without a valid index and score");

@@ -67,7 +67,10 @@ static rag_status one_batch(rr_remote *r, const char *query,
   for (const cJSON *e = rc ? NULL : j->child; e; e = e->next) {
     const cJSON *ix = cJSON_GetObjectItemCaseSensitive(e, "index");
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(e, "score");
+    /* isfinite: 1e999 parses as infinity, which would clamp to a
+    ** perfect score */
     if (!cJSON_IsNumber(ix) || !cJSON_IsNumber(sc) ||
+        !isfinite(sc->valuedouble) ||
         !(ix->valuedouble >= 0 && ix->valuedouble < (double)n)) {
       rc = rag_fail(err, RAG_UPSTREAM,
                     "rr tei: result without a valid index and score");
