@@ -206,6 +206,9 @@ static rag_status oa_parse_reply(oa_stream *s, const rag_http_resp *r,
   if (!cJSON_IsObject(msg)) {
     rc = rag_fail(err, RAG_CORRUPT, "%s: reply has no choices[0].message",
                   s->who);
+  } else if (text && !cJSON_IsString(text) && !cJSON_IsNull(text)) {
+    rc = rag_fail(err, RAG_CORRUPT,
+                  "%s: choices[0].message.content is not a string", s->who);
   } else if (cJSON_IsString(text)) {
     /* content is null when the model only called a tool or refused. */
     rc = llm_acc_emit(&s->acc, text->valuestring, strlen(text->valuestring));
