@@ -171,6 +171,14 @@ static rag_status call_dep(llm_router *r, walk *w, dep *d, int fallback,
   if (!rc) {
     rc = llm_chat(p, &req, resp, err);
     llm_rt_inst_put(r, d, p);
+    /* A reply over a size cap is this deployment misbehaving (budget
+    ** refusals, also TOOBIG, returned above before any call): another
+    ** deployment may do better. */
+    if (rc == RAG_TOOBIG && !dc.delivered) {
+      rc = RAG_UPSTREAM;
+      if (err)
+        err->code = rc;
+    }
   }
   double ms = (llm_rt_now(r) - t0) * 1000.0;
   res->attempts++;
