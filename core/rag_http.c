@@ -18,7 +18,13 @@
 **   connect/send/recv/timeout errors     retry, unless a streamed 2xx has
 **                                        already handed bytes to on_data
 **   on_data error, body over the cap     fail at once
-**   malformed URL, other curl errors     fail at once */
+**   malformed URL, other curl errors     fail at once
+**
+** A stream has two clocks: the idle timeout (no byte for that long) and
+** the whole-stream deadline (stream_timeout). Without the second, a server
+** that sends a keep-alive comment every few seconds, or tokens for ever,
+** would hold the caller for ever; max_response bounds the bytes it can
+** push within the deadline. */
 #include "core/rag_http.h"
 
 #include <curl/curl.h>
@@ -212,6 +218,9 @@ rag_http_opts rag_http_opts_default(void) {
   o.connect_timeout = 10;
   o.total_timeout = 120;
   o.stream_idle_timeout = 60;
+  /* LiteLLM's default request timeout: long enough for the longest real
+  ** generation, short enough that a stuck stream frees its worker. */
+  o.stream_timeout = 600;
   o.max_retries = 3;
   o.backoff_base = 0.5;
   o.backoff_max = 20;
@@ -224,8 +233,9 @@ rag_status rag_http_new(const rag_http_opts *o, rag_http **out, rag_err *err) {
   *out = NULL;
   rag_http_opts d = o ? *o : rag_http_opts_default();
   if (d.max_retries < 0 || !(d.connect_timeout > 0) || !(d.total_timeout > 0) ||
-      !(d.stream_idle_timeout > 0) || d.backoff_base < 0 || d.backoff_max < 0 ||
-      d.retry_after_max < 0 || d.max_response == 0)
+      !(d.stream_idle_timeout > 0) || !(d.stream_timeout > 0) ||
+      d.backoff_base < 0 || d.backoff_max < 0 || d.retry_after_max < 0 ||
+      d.max_response == 0)
     return rag_fail(err, RAG_BADARG, "rag_http: invalid options");
   rag_http *h = calloc(1, sizeof(*h));
   if (!h)
@@ -287,6 +297,10 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
   long code = 0;
   curl_easy_getinfo(a->h->curl, CURLINFO_RESPONSE_CODE, &code);
   if (a->req->on_data && code >= 200 && code < 300) {
+    if (n > a->h->o.max_response - a->delivered) {
+      a->cb_status = RAG_TOOBIG; /* a stream is capped like a body */
+      return 0;
+    }
     rag_status rc = a->req->on_data(a->req->ctx, p, n);
     if (rc) {
       a->cb_status = rc;
@@ -364,6 +378,7 @@ static CURLcode perform(attempt *a, struct curl_slist *hdrs) {
     long idle = (long)ceil(h->o.stream_idle_timeout);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, idle < 1 ? 1L : idle);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms(h->o.stream_timeout));
   } else
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms(h->o.total_timeout));
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
@@ -389,6 +404,86 @@ static CURLcode perform(attempt *a, struct curl_slist *hdrs) {
 
 /* ---- 4. rag_http_do ---------------------------------------------------- */
 
+/* 1 when a request header of that name carries a credential: the names
+** providers use (Authorization, api-key, x-api-key, X-Goog-Api-Key,
+** Ocp-Apim-Subscription-Key, X-Auth-Token ...). Erring towards "secret"
+** costs only a masked echo of a harmless value. */
+static int secret_name(const char *name, size_t n) {
+  static const char *const words[] = {"key", "token", "secret", "auth"};
+  for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+    size_t wl = strlen(words[w]);
+    for (size_t i = 0; i + wl <= n; i++)
+      if (strncasecmp(name + i, words[w], wl) == 0)
+        return 1;
+  }
+  return 0;
+}
+
+/* Replaces every occurrence of v[0..vl) in b by "***", in place (the body
+** only shrinks). Values under 4 bytes are left alone: masking every "ab"
+** of a body would garble it and protect nothing. */
+static void scrub_value(rag_buf *b, const char *v, size_t vl) {
+  if (vl < 4 || !b->data || b->len < vl)
+    return;
+  char *src = b->data, *end = b->data + b->len, *dst = b->data;
+  for (;;) {
+    char *hit = memmem(src, (size_t)(end - src), v, vl);
+    size_t keep = hit ? (size_t)(hit - src) : (size_t)(end - src);
+    memmove(dst, src, keep);
+    dst += keep;
+    if (!hit)
+      break;
+    memcpy(dst, "***", 3);
+    dst += 3;
+    src = hit + vl;
+  }
+  b->len = (size_t)(dst - b->data);
+  b->data[b->len] = '\0';
+}
+
+/* Masks the request's credentials in a buffered body (see rag_http.h):
+** the whole header value and, for "Scheme token" values, the token. */
+static void scrub_secrets(const rag_http_req *r, rag_buf *b) {
+  for (const char *const *p = r->headers; p && *p; p++) {
+    const char *colon = strchr(*p, ':');
+    if (!colon || !secret_name(*p, (size_t)(colon - *p)))
+      continue;
+    const char *v = colon + 1;
+    while (*v == ' ' || *v == '\t')
+      v++;
+    size_t vl = strlen(v);
+    while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+      vl--;
+    const char *sp = memchr(v, ' ', vl);
+    if (sp) { /* "Bearer sk-...": the token alone is the secret */
+      const char *t = sp + 1;
+      while (t < v + vl && *t == ' ')
+        t++;
+      scrub_value(b, t, (size_t)(v + vl - t));
+    }
+    scrub_value(b, v, vl);
+  }
+}
+
+/* curl's text for a failed transfer, with what timed out named for a
+** stream (idle or whole-stream deadline: both are CURLE_OPERATION_TIMEDOUT
+** to curl). */
+static void fail_text(rag_http *h, const rag_http_req *r, CURLcode rc,
+                      char *buf, size_t n) {
+  const char *t = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
+  if (rc == CURLE_OPERATION_TIMEDOUT && r->on_data) {
+    double total = 0;
+    curl_easy_getinfo(h->curl, CURLINFO_TOTAL_TIME, &total);
+    if (total + 0.05 >= h->o.stream_timeout)
+      snprintf(buf, n, "stream not finished within its %g s deadline (%s)",
+               h->o.stream_timeout, t);
+    else
+      snprintf(buf, n, "stream stalled: no data for %g s (%s)",
+               ceil(h->o.stream_idle_timeout), t);
+  } else
+    snprintf(buf, n, "%s", t);
+}
+
 /* "host:port/path" of url, for messages: no scheme, no userinfo, no query
 ** (query strings can carry API keys). */
 static void url_for_msg(const char *url, char *buf, size_t n) {
@@ -402,6 +497,13 @@ static void url_for_msg(const char *url, char *buf, size_t n) {
     l = n - 1;
   memcpy(buf, p, l);
   buf[l] = '\0';
+}
+
+/* 1 when the last transfer reached a server (it has a peer address). */
+static int connected(rag_http *h) {
+  char *ip = NULL;
+  return curl_easy_getinfo(h->curl, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK &&
+         ip && ip[0];
 }
 
 static int retryable_curl(CURLcode rc) {
@@ -427,7 +529,6 @@ static rag_status curl_status(CURLcode rc) {
   case CURLE_OPERATION_TIMEDOUT:
     return RAG_TIMEOUT;
   case CURLE_URL_MALFORMAT:
-  case CURLE_UNSUPPORTED_PROTOCOL:
     return RAG_BADARG;
   case CURLE_OUT_OF_MEMORY:
     return RAG_NOMEM;
@@ -505,6 +606,10 @@ rag_status rag_http_do(rag_http *h, const rag_http_req *req,
                     where, rag_status_str(a.cb_status));
       break;
     }
+    /* Error bodies are what callers quote: mask before anyone reads one.
+    ** (2xx bodies are data -- vectors, answers -- and are not scanned.) */
+    if (resp->body.len && (code < 200 || code >= 300))
+      scrub_secrets(req, &resp->body);
     if (a.cb_status == RAG_TOOBIG) {
       st = rag_fail(err, RAG_TOOBIG,
                     "rag_http: %s %s: response body over %zu bytes", m, where,
@@ -518,21 +623,27 @@ rag_status rag_http_do(rag_http *h, const rag_http_req *req,
     }
     int retry;
     if (rc != CURLE_OK) {
+      char why[CURL_ERROR_SIZE + 96];
+      fail_text(h, req, rc, why, sizeof(why));
       if (a.delivered) {
         /* the consumer already has part of the stream: a retry would
         ** hand it the start again */
         st = rag_fail(err, curl_status(rc),
                       "rag_http: %s %s: stream broken after %zu bytes: %s", m,
-                      where, a.delivered,
-                      h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+                      where, a.delivered, why);
         break;
       }
       retry = retryable_curl(rc);
       if (!retry || i >= h->o.max_retries) {
-        st = rag_fail(err, curl_status(rc),
-                      "rag_http: %s %s: %s (%d attempt%s)", m, where,
-                      h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc), i + 1,
-                      i ? "s" : "");
+        /* curl says "unsupported protocol" both for a URL scheme it does
+        ** not speak (the caller's mistake) and for a server that answered
+        ** with bytes that are not HTTP (HTTP/0.9 refused): the second is
+        ** the server's fault, an I/O error a router may fall back from. */
+        rag_status cs = curl_status(rc);
+        if (rc == CURLE_UNSUPPORTED_PROTOCOL)
+          cs = connected(h) ? RAG_IO : RAG_BADARG;
+        st = rag_fail(err, cs, "rag_http: %s %s: %s (%d attempt%s)", m, where,
+                      why, i + 1, i ? "s" : "");
         break;
       }
     } else if (code >= 200 && code < 300) {

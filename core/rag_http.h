@@ -3,7 +3,11 @@
 **
 ** What it does for every call:
 **   - connection reuse (one CURL easy handle per rag_http, kept open);
-**   - connect / total / stream-idle timeouts;
+**   - connect / total / stream-idle / whole-stream timeouts, so a stream
+**     that never ends (keep-alive comments, endless tokens) still ends;
+**   - a cap on the bytes of every body, buffered or streamed (max_response,
+**     64 MiB by default), so a runaway reply cannot exhaust memory or run
+**     for ever;
 **   - retries with exponential backoff and FULL jitter
 **     (sleep = uniform(0, min(backoff_max, backoff_base * 2^attempt)))
 **     on HTTP 429, 5xx, connection errors and timeouts -- never on other
@@ -15,7 +19,14 @@
 **     (the caller has consumed them);
 **   - a clock that tests inject (now + sleep), so retries run instantly and
 **     deterministically in tests.
-** Secrets: request headers are never copied into errors or logs.
+** Secrets: request headers are never copied into errors or logs, and the
+**          value of every credential header of the request (Authorization
+**          and Proxy-Authorization, also the token after "Bearer "/"Basic ",
+**          and any header whose name holds "key", "token", "secret" or
+**          "auth": api-key, x-api-key, ...) is replaced by "***" wherever
+**          it appears in a buffered (error) body, before resp or the error
+**          message is filled: a provider that echoes the key it was sent
+**          (a 401 body, say) cannot make ragd repeat it.
 **
 ** Ownership: rag_http_new/rag_http_free; rag_http_resp owns its body
 **            (rag_http_resp_free).
@@ -53,11 +64,14 @@ typedef struct rag_http_opts {
   double connect_timeout;     /* seconds (10) */
   double total_timeout;       /* seconds for a whole non-streamed call (120) */
   double stream_idle_timeout; /* seconds without a byte on a stream (60) */
+  double stream_timeout;      /* seconds for a whole streamed call (600):
+                                 ends streams that never finish */
   int max_retries;            /* retries after the first attempt (3) */
   double backoff_base;        /* seconds (0.5) */
   double backoff_max;         /* seconds (20) */
   double retry_after_max;     /* seconds; longer Retry-After fails (60) */
-  size_t max_response;        /* bytes of a non-streamed body (64 MiB) */
+  size_t max_response;        /* bytes of a body, buffered or streamed
+                                 (64 MiB): past it, RAG_TOOBIG */
   const rag_clock *clock;     /* NULL: rag_clock_real() */
   uint64_t jitter_seed;       /* 0: seeded from the clock and the address */
   const char *user_agent;     /* NULL: "ragd/<version>" */

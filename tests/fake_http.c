@@ -312,6 +312,21 @@ static int nap(fake_http *f, int ms) {
   return rc > 0 ? -1 : 0;
 }
 
+/* Holds connection fd silent for ms milliseconds (-1: for ever) or until
+** the client hangs up or the server stops; returns -1 in those cases.
+** Bytes the client sends meanwhile are left unread. */
+static int hold(fake_http *f, int fd, int ms) {
+  struct pollfd p[2] = {{.fd = f->wake[0], .events = POLLIN},
+                        {.fd = fd, .events = POLLRDHUP}};
+  int rc;
+  do
+    rc = poll(p, 2, ms);
+  while (rc < 0 && errno == EINTR);
+  if (rc == 0)
+    return 0;
+  return -1;
+}
+
 static int send_all(int fd, const char *p, size_t n) {
   while (n) {
     ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
@@ -372,6 +387,12 @@ static int send_reply(fake_http *f, int fd, const fake_reply *r,
     return -1;
   int status = r->status ? r->status : 200;
   size_t blen = r->body ? (r->body_len ? r->body_len : strlen(r->body)) : 0;
+  if (r->raw) { /* not HTTP at all */
+    if (blen)
+      send_all(fd, r->body, blen);
+    return -1;
+  }
+  int cut = r->truncate || r->stall;
   char head[512];
   int hn;
   if (r->chunks)
@@ -383,7 +404,7 @@ static int send_reply(fake_http *f, int fd, const fake_reply *r,
                   "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", status,
                   reason(status),
                   /* truncation claims the whole body, sends half */
-                  (r->truncate && !blen) ? (size_t)1 : blen);
+                  (cut && !blen) ? (size_t)1 : blen);
   if (send_all(fd, head, (size_t)hn))
     return -1;
   if (r->headers && send_all(fd, r->headers, strlen(r->headers)))
@@ -393,30 +414,36 @@ static int send_reply(fake_http *f, int fd, const fake_reply *r,
   if (head_only)
     return 0;
   if (!r->chunks) {
-    size_t n = r->truncate ? blen / 2 : blen;
+    size_t n = cut ? blen / 2 : blen;
     if (n && send_all(fd, r->body, n))
       return -1;
-    return r->truncate ? -1 : 0;
+    if (r->stall)
+      hold(f, fd, -1);
+    return cut ? -1 : 0;
   }
   size_t nchunks = 0;
   while (r->chunks[nchunks])
     nchunks++;
   /* A truncated stream stops after the first half of its chunks (at least
   ** one, so the client has consumed bytes) and never sends the last chunk. */
-  size_t upto = r->truncate ? (nchunks + 1) / 2 : nchunks;
-  for (size_t i = 0; i < upto; i++) {
-    if (nap(f, r->chunk_delay_ms))
+  size_t upto = cut ? (nchunks + 1) / 2 : nchunks;
+  for (size_t i = 0; i < upto || (r->forever && nchunks); i++) {
+    if (i < upto ? nap(f, r->chunk_delay_ms)
+                 : hold(f, fd, r->chunk_delay_ms)) /* forever: client gone? */
       return -1;
-    size_t cl = strlen(r->chunks[i]);
+    size_t cl = strlen(r->chunks[i < upto ? i : nchunks - 1]);
     if (cl == 0)
       continue; /* an empty chunk would end the body */
     char sz[32];
     int sn = snprintf(sz, sizeof(sz), "%zx\r\n", cl);
-    if (send_all(fd, sz, (size_t)sn) || send_all(fd, r->chunks[i], cl) ||
+    if (send_all(fd, sz, (size_t)sn) ||
+        send_all(fd, r->chunks[i < upto ? i : nchunks - 1], cl) ||
         send_all(fd, "\r\n", 2))
       return -1;
   }
-  if (r->truncate)
+  if (r->stall)
+    hold(f, fd, -1);
+  if (cut)
     return -1;
   return send_all(fd, "0\r\n\r\n", 5);
 }

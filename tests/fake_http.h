@@ -31,6 +31,16 @@ typedef struct fake_reply {
                                 half is sent; a chunked reply sends the
                                 first half of its chunks (at least one)
                                 and no final zero-length chunk */
+  /* Fault behaviours (provider fault tests); all 0 by default. */
+  int raw;     /* send body's bytes as they are -- no status line, no
+                  headers (garbage instead of HTTP) -- then close */
+  int forever; /* chunked: after the chunks, send the last one again
+                  every chunk_delay_ms, for ever (a stream that never
+                  ends), until the client hangs up or the server stops */
+  int stall;   /* send headers and the first half of the body or chunks
+                  (as truncate), then send nothing more and keep the
+                  connection open until the client hangs up or the
+                  server stops (a stalled reply) */
 } fake_reply;
 
 typedef struct fake_request {
