@@ -21,6 +21,7 @@ int cmd_ingest(int argc, char **argv, const cli_env *env);
 int cmd_rm(int argc, char **argv, const cli_env *env);
 int cmd_search(int argc, char **argv, const cli_env *env);
 int cmd_eval(int argc, char **argv, const cli_env *env);
+int cmd_compare(int argc, char **argv, const cli_env *env);
 
 /* Prints "ragd: <what>: <err.msg>" to stderr and returns 1. */
 int cli_fail(const char *what, const rag_err *err);

@@ -1,5 +1,6 @@
 /* cli/cmd_ingest.c -- `ragd ingest` and `ragd rm`. */
 #include "cli/cli.h"
+#include "cli/cli_progress.h"
 
 #include "ingest/ing.h"
 
@@ -9,61 +10,31 @@
 #include <unistd.h>
 
 typedef struct ui {
-  int bar;     /* draw a progress bar (stderr is a terminal) */
-  int json;    /* machine-readable output */
-  double last; /* last redraw, seconds */
-  int drawn;
+  cli_progress bar; /* drawn when stderr is a terminal and not --json */
+  int json;         /* machine-readable output */
 } ui;
-
-static void fmt_eta(double s, char *out, size_t n) {
-  if (s < 0 || s > 359999) {
-    snprintf(out, n, "--:--");
-    return;
-  }
-  int t = (int)(s + 0.5);
-  if (t >= 3600)
-    snprintf(out, n, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
-  else
-    snprintf(out, n, "%d:%02d", t / 60, t % 60);
-}
 
 static void on_progress(void *ctx, const ing_summary *s) {
   ui *u = ctx;
-  if (!u->bar)
-    return;
-  double now = rag_now();
   int done = s->files_done >= s->files_total;
-  if (!done && now - u->last < 0.1)
-    return; /* redraw at most 10 times a second */
-  u->last = now;
   double frac =
       s->bytes_total > 0
           ? (double)s->bytes_done / s->bytes_total
           : (s->files_total > 0 ? (double)s->files_done / s->files_total : 0);
   if (frac > 1 || done)
     frac = 1; /* byte counts skip blank lines: the end is the end */
-  char bar[31];
-  int fill = (int)(frac * 30);
-  for (int i = 0; i < 30; i++)
-    bar[i] = i < fill ? '#' : '.';
-  bar[30] = '\0';
+  char counts[96];
+  snprintf(counts, sizeof(counts), "files %lld/%lld  chunks %lld",
+           (long long)s->files_done, (long long)s->files_total,
+           (long long)s->chunks_added);
   double rate = s->seconds > 0 ? s->chunks_added / s->seconds : 0;
-  char eta[32];
-  fmt_eta(frac > 0 ? s->seconds * (1 - frac) / frac : -1, eta, sizeof(eta));
-  fprintf(stderr,
-          "\r[%s] %3d%%  files %lld/%lld  chunks %lld  %.0f chunks/s  ETA %s ",
-          bar, (int)(frac * 100), (long long)s->files_done,
-          (long long)s->files_total, (long long)s->chunks_added, rate, eta);
-  u->drawn = 1;
+  cli_progress_draw(&u->bar, frac, s->seconds, counts, rate, "chunks");
 }
 
 static void on_notice(void *ctx, const char *source, rag_status code,
                       const char *msg) {
   ui *u = ctx;
-  if (u->drawn) {
-    fputc('\n', stderr);
-    u->drawn = 0;
-  }
+  cli_progress_end(&u->bar);
   fprintf(stderr, "ragd: %s: %s: %s\n", code ? "skipped" : "note", source, msg);
 }
 
@@ -144,7 +115,7 @@ int cmd_ingest(int argc, char **argv, const cli_env *env) {
     return cli_usage("ingest", "--kb DIR is required");
   if (optind >= argc)
     return cli_usage("ingest", "no PATH to ingest");
-  u.bar = !u.json && isatty(2);
+  cli_progress_begin(&u.bar, !u.json && isatty(2), "");
   ro.progress = on_progress;
   ro.notice = on_notice;
   ro.ctx = &u;
@@ -157,8 +128,7 @@ int cmd_ingest(int argc, char **argv, const cli_env *env) {
   ing_summary sum;
   rag_status rc = ing_paths(k, (const char *const *)argv + optind,
                             (size_t)(argc - optind), &ro, &sum, &err);
-  if (u.drawn)
-    fputc('\n', stderr);
+  cli_progress_end(&u.bar);
   ing_kb_close(k);
   if (rc)
     return cli_fail("ingest", &err);

@@ -25,6 +25,8 @@ static const cli_cmd commands[] = {
     {"rm", cmd_rm, "remove documents from a KB"},
     {"search", cmd_search, "rank a KB's chunks for a question"},
     {"eval", cmd_eval, "Recall@k, MRR@10, nDCG@10 on a BEIR dataset"},
+    {"compare", cmd_compare,
+     "embedding models side by side: quality, cost, latency, significance"},
     {"serve", cmd_serve, "HTTP API (Dify-compatible) over a data folder"},
     {"ask", cmd_ask, "answer a question from a KB with citations"},
     {"models", cmd_models, "list providers and models; 'models check'"},

@@ -17,6 +17,13 @@ rag_status eval_ingest(ing_kb *k, const eval_dataset *ds, const ing_run_opts *o,
 rag_status eval_run_queries(ing_kb *k, rr_provider *rr, const eval_dataset *ds,
                             const ret_query *q0, const eval_cutoffs *ks,
                             eval_acc **out, rag_err *err) {
+  return eval_run_queries_ex(k, rr, ds, q0, ks, NULL, out, err);
+}
+
+rag_status eval_run_queries_ex(ing_kb *k, rr_provider *rr,
+                               const eval_dataset *ds, const ret_query *q0,
+                               const eval_cutoffs *ks, const eval_run_opts *o,
+                               eval_acc **out, rag_err *err) {
   *out = NULL;
   eval_acc *acc = NULL;
   rag_status rc = eval_acc_new(ks, &acc, err);
@@ -38,6 +45,11 @@ rag_status eval_run_queries(ing_kb *k, rr_provider *rr, const eval_dataset *ds,
   }
   size_t nev = eval_dataset_nevaluated(ds);
   for (size_t j = 0; j < nev && !rc; j++) {
+    if (o && o->stop && o->stop(o->ctx)) {
+      rc = rag_fail(err, RAG_TIMEOUT, "stopped after %zu of %zu queries", j,
+                    nev);
+      break;
+    }
     size_t qi = eval_dataset_evaluated(ds, j);
     rag_arena_reset(a);
     q.text = eval_dataset_query_text(ds, qi);
@@ -61,6 +73,8 @@ rag_status eval_run_queries(ing_kb *k, rr_provider *rr, const eval_dataset *ds,
     rc = eval_dataset_score(ds, qi, ids, m, ks, &r, err);
     if (!rc)
       rc = eval_acc_add(acc, eval_dataset_query_id(ds, qi), &r, dt, err);
+    if (!rc && o && o->progress)
+      o->progress(o->ctx, j + 1, nev);
   }
 out:
   free(ids);

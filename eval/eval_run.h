@@ -26,4 +26,21 @@ rag_status eval_run_queries(ing_kb *k, rr_provider *rr, const eval_dataset *ds,
                             const ret_query *q, const eval_cutoffs *ks,
                             eval_acc **out, rag_err *err);
 
+/* Progress and cancellation of eval_run_queries_ex. */
+typedef struct eval_run_opts {
+  /* May be NULL: called after each query with done / total queries. */
+  void (*progress)(void *ctx, size_t done, size_t total);
+  /* May be NULL: polled before each query; non-zero stops the run, which
+  ** then returns RAG_TIMEOUT ("stopped after N of M queries") and no
+  ** accumulator. */
+  int (*stop)(void *ctx);
+  void *ctx;
+} eval_run_opts;
+
+/* eval_run_queries with o (may be NULL). */
+rag_status eval_run_queries_ex(ing_kb *k, rr_provider *rr,
+                               const eval_dataset *ds, const ret_query *q,
+                               const eval_cutoffs *ks, const eval_run_opts *o,
+                               eval_acc **out, rag_err *err);
+
 #endif
