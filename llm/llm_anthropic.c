@@ -183,9 +183,13 @@ static rag_status an_parse_reply(llm_acc *a, const rag_http_resp *r,
   cJSON_ArrayForEach(b, content) {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "type");
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(b, "text");
-    if (rc || !cJSON_IsString(t) || strcmp(t->valuestring, "text") != 0 ||
-        !cJSON_IsString(text))
+    if (rc || !cJSON_IsString(t) || strcmp(t->valuestring, "text") != 0)
+      continue; /* tool_use and future block types carry no text */
+    if (!cJSON_IsString(text)) {
+      rc = rag_fail(err, RAG_CORRUPT,
+                    "anthropic: a text block whose text is not a string");
       continue;
+    }
     rc = llm_acc_emit(a, text->valuestring, strlen(text->valuestring));
     if (rc)
       rc = rag_fail(err, rc, "%s", a->err.msg);
