@@ -92,6 +92,10 @@ static rag_status ol_take(llm_acc *a, const cJSON *root) {
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "message");
   const cJSON *text = cJSON_GetObjectItemCaseSensitive(m, "content");
+  if ((m && !cJSON_IsObject(m)) || (text && !cJSON_IsString(text)))
+    return llm_acc_fail(a, RAG_CORRUPT,
+                        "ollama: \"message\" is not an object with a string "
+                        "\"content\"");
   if (cJSON_IsString(text)) {
     rag_status rc =
         llm_acc_emit(a, text->valuestring, strlen(text->valuestring));
