@@ -101,7 +101,7 @@ typedef struct eval_cmp_sig {
 } eval_cmp_sig;
 
 typedef struct eval_cmp_row {
-  char label[320];    /* "hash:dim=512 c500 hybrid+rerank(local)" */
+  char label[400];    /* "hash:dim=512 c500 hybrid+rerank(local)" */
   char embedder[256]; /* spec as given */
   char model[256];    /* emb_model() id; "" when the KB never opened */
   int chunk_size, chunk_overlap;
@@ -110,7 +110,7 @@ typedef struct eval_cmp_row {
   char slug[200];  /* KB folder name under OUT/kbs */
   int complete;    /* metrics are valid */
   int cached;      /* loaded from OUT/rows: nothing recomputed */
-  char error[640]; /* why incomplete ("" when complete) */
+  char error[720]; /* why incomplete ("" when complete) */
   eval_summary sum;
   size_t nq;        /* per-query values, evaluated queries in order */
   char **qids;      /* nq */

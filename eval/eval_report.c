@@ -12,7 +12,7 @@
 /* ---- Cells --------------------------------------------------------------- */
 
 #define MAX_COLS 32
-#define CELL 400
+#define CELL 440
 
 typedef struct table {
   size_t ncols, nrows;
