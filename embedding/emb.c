@@ -12,10 +12,11 @@ extern const emb_vtab emb_fake_vtab;
 extern const emb_vtab emb_openai_vtab;
 extern const emb_vtab emb_azure_vtab;
 extern const emb_vtab emb_ollama_vtab;
+extern const emb_vtab emb_lsa_vtab;
 
-static const emb_vtab *const PROVIDERS[] = {&emb_hash_vtab, &emb_fake_vtab,
-                                            &emb_openai_vtab, &emb_azure_vtab,
-                                            &emb_ollama_vtab};
+static const emb_vtab *const PROVIDERS[] = {&emb_hash_vtab,  &emb_lsa_vtab,
+                                            &emb_fake_vtab,  &emb_openai_vtab,
+                                            &emb_azure_vtab, &emb_ollama_vtab};
 #define NPROVIDERS (sizeof(PROVIDERS) / sizeof(PROVIDERS[0]))
 
 const emb_vtab *emb_find(const char *name) {
@@ -48,7 +49,7 @@ rag_status emb_open(const rag_cfg *cfg, const char *spec, emb_provider **out,
   if (!vt)
     return rag_fail(err, RAG_BADARG,
                     "emb: unknown embedding provider \"%s\" (known: hash, "
-                    "fake, openai, azure, ollama)",
+                    "lsa, fake, openai, azure, ollama)",
                     name);
   const char *opts = colon ? colon + 1 : NULL;
   rag_status rc = vt->open(cfg, opts, out, err);
@@ -102,4 +103,47 @@ int emb_is_remote(const emb_provider *p) {
 void emb_set_http(emb_provider *p, const rag_http_opts *o) {
   if (p && p->vt->version >= 2 && p->vt->set_http && o)
     p->vt->set_http(p, o);
+}
+
+int emb_is_trainable(const emb_provider *p) {
+  return p && p->vt->version >= 3 && p->vt->train && p->vt->state_key &&
+         p->vt->load_state && p->vt->save_state && p->vt->wants_training &&
+         p->vt->train_max;
+}
+
+const char *emb_state_key(const emb_provider *p) {
+  return emb_is_trainable(p) ? p->vt->state_key(p) : NULL;
+}
+
+rag_status emb_load_state(emb_provider *p, const void *blob, size_t len,
+                          rag_err *err) {
+  if (!emb_is_trainable(p))
+    return rag_fail(err, RAG_UNSUPPORTED, "emb: provider learns nothing");
+  return p->vt->load_state(p, blob, len, err);
+}
+
+rag_status emb_save_state(const emb_provider *p, void **blob, size_t *len,
+                          rag_err *err) {
+  *blob = NULL;
+  *len = 0;
+  if (!emb_is_trainable(p))
+    return rag_fail(err, RAG_UNSUPPORTED, "emb: provider learns nothing");
+  return p->vt->save_state(p, blob, len, err);
+}
+
+int emb_wants_training(const emb_provider *p, int64_t nchunks) {
+  return emb_is_trainable(p) && p->vt->wants_training(p, nchunks);
+}
+
+rag_status emb_train(emb_provider *p, const char *const *texts, size_t n,
+                     int64_t ncorpus, rag_err *err) {
+  if (!emb_is_trainable(p))
+    return rag_fail(err, RAG_UNSUPPORTED, "emb: provider learns nothing");
+  if (n && !texts)
+    return rag_fail(err, RAG_BADARG, "emb: train: NULL texts");
+  return p->vt->train(p, texts, n, ncorpus, err);
+}
+
+size_t emb_train_max(const emb_provider *p) {
+  return emb_is_trainable(p) ? p->vt->train_max(p) : 0;
 }

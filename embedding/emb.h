@@ -3,8 +3,10 @@
 ** below); implementations put it first in their own struct.
 ** Specs: "hash", "hash:dim=768", "fake" -- a name, then optional
 ** ":key=value,key=value" options overriding the config.
-** Built in: "hash" (signed feature hashing, IDF from corpus statistics) and
-** "fake" (deterministic, for tests). Remote (embedding/emb_remote.h):
+** Built in: "hash" (signed feature hashing, IDF from corpus statistics),
+** "lsa" (latent semantic analysis trained on the KB's chunks, see
+** emb_lsa.h) and "fake" (deterministic, for tests). Remote
+*(embedding/emb_remote.h):
 ** "openai" and "azure" (emb_openai.c; also vLLM, LocalAI, llama.cpp server,
 ** TEI's OpenAI route) and "ollama" (emb_ollama.c). Their text after ':' is
 ** a model name, optionally followed by ",key=value" options
@@ -31,7 +33,7 @@ typedef struct emb_provider {
 } emb_provider;
 
 struct emb_vtab {
-  int version;      /* 2; add methods at the end, then bump */
+  int version;      /* 3; add methods at the end, then bump */
   const char *name; /* "hash", "fake", "openai"; unique */
   /* Required. opts is the text after ':' in the spec (may be NULL).
   ** Success: *out set, RAG_OK. Failure: *out NULL, err set. */
@@ -56,6 +58,31 @@ struct emb_vtab {
   ** retries, clock) used by later embed() calls; tests inject a clock. The
   ** clock in o is borrowed and must outlive the provider. */
   void (*set_http)(emb_provider *p, const rag_http_opts *o);
+  /* Version 3: providers that learn from the corpus ("lsa"). All NULL for
+  ** the others; either all or none are set. The caller (ingest/ing_kb.c)
+  ** stores the learned state under state_key() and decides when to train.
+  ** state_key: stable name of the state's family (options that change
+  **   training, not the training generation), e.g. "lsa-v1-k256". Owned
+  **   by p. model() names the trained generation ("lsa-v1-k256-g3"). */
+  const char *(*state_key)(const emb_provider *p);
+  /* Replaces p's state with one produced by save_state (same family).
+  ** RAG_CORRUPT for a malformed or foreign blob; p unchanged on failure. */
+  rag_status (*load_state)(emb_provider *p, const void *blob, size_t len,
+                           rag_err *err);
+  /* Serializes p's state into *blob (malloc'd, caller frees), *len bytes;
+  ** *blob NULL and *len 0 for an untrained provider. */
+  rag_status (*save_state)(const emb_provider *p, void **blob, size_t *len,
+                           rag_err *err);
+  /* 1 when a corpus of nchunks chunks calls for (re)training: untrained
+  ** with nchunks > 0, or grown past the provider's retrain threshold. */
+  int (*wants_training)(const emb_provider *p, int64_t nchunks);
+  /* Learns from texts[0..n) (a sample of a corpus of ncorpus chunks) and
+  ** moves to the next generation; model() changes. p unchanged on
+  ** failure. */
+  rag_status (*train)(emb_provider *p, const char *const *texts, size_t n,
+                      int64_t ncorpus, rag_err *err);
+  /* Most texts train() wants (a caller samples evenly above this). */
+  size_t (*train_max)(const emb_provider *p);
 };
 
 /* Static table lookup; NULL if no provider has this name. */
@@ -75,5 +102,17 @@ void emb_set_stats(emb_provider *p, const rag_termstats *ts);
 int emb_is_remote(const emb_provider *p);
 /* Calls set_http when the provider has it; otherwise does nothing. */
 void emb_set_http(emb_provider *p, const rag_http_opts *o);
+/* 1 when p learns from the corpus (version >= 3 with the train methods);
+** the emb_*state / emb_train wrappers below need it. */
+int emb_is_trainable(const emb_provider *p);
+const char *emb_state_key(const emb_provider *p);
+rag_status emb_load_state(emb_provider *p, const void *blob, size_t len,
+                          rag_err *err);
+rag_status emb_save_state(const emb_provider *p, void **blob, size_t *len,
+                          rag_err *err);
+int emb_wants_training(const emb_provider *p, int64_t nchunks);
+rag_status emb_train(emb_provider *p, const char *const *texts, size_t n,
+                     int64_t ncorpus, rag_err *err);
+size_t emb_train_max(const emb_provider *p);
 
 #endif

@@ -3,6 +3,18 @@
 ** index of that provider's model, opened together and in the right order
 ** (statistics before the embedder uses them, the embedder's model id before
 ** the vector index it names).
+** Embedders that learn from the corpus (emb_is_trainable: "lsa"): their
+** state lives in the KB's meta table under "emb-state:<state_key>".
+** ing_kb_open loads it; when the KB has chunks and no state yet, or more
+** chunks than the provider's retrain threshold, it trains on (a sample of)
+** the chunks, embeds every chunk with the new model, stores those vectors,
+** saves the state, drops the previous model's vectors and FAISS file and
+** opens the index of the new model id. ing_kb_flush does the same after a
+** batch. Chunks that arrive before the first training (an empty KB) are
+** embedded by the untrained generation-0 model (a random projection) and
+** re-embedded by the first flush, which trains. A KB whose chunks lack a
+** vector of the current model (ingested with another embedder) gets them
+** at open.
 ** Ownership: ing_kb_open/ing_kb_close; the public fields are borrowed views
 **            of handles the ing_kb owns. cfg is borrowed and must outlive
 **            the ing_kb.
@@ -23,6 +35,10 @@ typedef struct ing_kb {
   kb_vec *vec;
   rag_termstats *stats;
   const rag_cfg *cfg;
+  /* private: */
+  emb_provider *learner; /* emb as opened when it learns (callers may wrap
+                         ** emb), else NULL */
+  char *factory;         /* ing_kb_opts.factory copy, or NULL */
 } ing_kb;
 
 typedef struct ing_kb_opts {
@@ -40,7 +56,14 @@ rag_status ing_kb_open(const rag_cfg *cfg, const char *dir,
 void ing_kb_close(ing_kb *k); /* NULL is a no-op; does not save */
 
 /* Persists the derived data (FAISS file, term statistics) as matching the
-** KB's current generation. Call after a batch of writes. */
+** KB's current generation, after retraining a learning embedder when the
+** corpus has grown past its threshold (see above; k->vec then changes).
+** Call after a batch of writes. */
 rag_status ing_kb_flush(ing_kb *k, rag_err *err);
+
+/* Trains k's learning embedder now (whatever its threshold says) and moves
+** the KB to the new model as ing_kb_flush would. RAG_UNSUPPORTED when the
+** embedder learns nothing, RAG_BADARG when the KB has no chunks. */
+rag_status ing_kb_retrain(ing_kb *k, rag_err *err);
 
 #endif
