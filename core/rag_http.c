@@ -287,6 +287,9 @@ typedef struct attempt {
   size_t delivered;     /* bytes handed to on_data */
   rag_status cb_status; /* on_data's failure, or the body buffer's */
   int in_consumer;      /* cb_status came from on_data */
+  double last_rx;       /* stream: real time of the last byte (or start) */
+  curl_off_t seen;      /* stream: bytes received by then */
+  int idle;             /* stream: aborted for the idle timeout */
   char retry_after[128];
   char content_type[128];
 } attempt;
@@ -352,6 +355,29 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   return n;
 }
 
+/* Stream idle timeout. curl's LOW_SPEED_* averages the rate over several
+** seconds, so after a burst a stall went unnoticed for idle + ~5 s; this
+** counts from the last byte received instead. curl calls it about once a
+** second even when nothing arrives. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow) {
+  attempt *a = ud;
+  (void)dltotal;
+  (void)ultotal;
+  (void)ulnow;
+  double now = rag_now();
+  if (dlnow != a->seen) {
+    a->seen = dlnow;
+    a->last_rx = now;
+    return 0;
+  }
+  if (now - a->last_rx >= a->h->o.stream_idle_timeout) {
+    a->idle = 1;
+    return 1; /* CURLE_ABORTED_BY_CALLBACK */
+  }
+  return 0;
+}
+
 static long ms(double seconds) {
   double x = ceil(seconds * 1000.0);
   return x < 1 ? 1 : x > 2e9 ? 2000000000L : (long)x;
@@ -374,10 +400,11 @@ static CURLcode perform(attempt *a, struct curl_slist *hdrs) {
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms(h->o.connect_timeout));
   if (r->on_data) {
     /* A stream may last for minutes; what matters is that bytes keep
-    ** coming: under 1 byte/s for the idle time (whole seconds) aborts. */
-    long idle = (long)ceil(h->o.stream_idle_timeout);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, idle < 1 ? 1L : idle);
+    ** coming (on_progress), and that it ends by its deadline. */
+    a->last_rx = rag_now();
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms(h->o.stream_timeout));
   } else
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms(h->o.total_timeout));
@@ -466,20 +493,16 @@ static void scrub_secrets(const rag_http_req *r, rag_buf *b) {
 }
 
 /* curl's text for a failed transfer, with what timed out named for a
-** stream (idle or whole-stream deadline: both are CURLE_OPERATION_TIMEDOUT
-** to curl). */
-static void fail_text(rag_http *h, const rag_http_req *r, CURLcode rc,
-                      char *buf, size_t n) {
+** stream: idle (on_progress) or the whole-stream deadline. */
+static void fail_text(rag_http *h, const rag_http_req *r, const attempt *a,
+                      CURLcode rc, char *buf, size_t n) {
   const char *t = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
-  if (rc == CURLE_OPERATION_TIMEDOUT && r->on_data) {
-    double total = 0;
-    curl_easy_getinfo(h->curl, CURLINFO_TOTAL_TIME, &total);
-    if (total + 0.05 >= h->o.stream_timeout)
-      snprintf(buf, n, "stream not finished within its %g s deadline (%s)",
-               h->o.stream_timeout, t);
-    else
-      snprintf(buf, n, "stream stalled: no data for %g s (%s)",
-               ceil(h->o.stream_idle_timeout), t);
+  if (a->idle) {
+    snprintf(buf, n, "stream stalled: no data for %g s",
+             h->o.stream_idle_timeout);
+  } else if (rc == CURLE_OPERATION_TIMEDOUT && r->on_data) {
+    snprintf(buf, n, "stream not finished within its %g s deadline (%s)",
+             h->o.stream_timeout, t);
   } else
     snprintf(buf, n, "%s", t);
 }
@@ -624,7 +647,9 @@ rag_status rag_http_do(rag_http *h, const rag_http_req *req,
     int retry;
     if (rc != CURLE_OK) {
       char why[CURL_ERROR_SIZE + 96];
-      fail_text(h, req, rc, why, sizeof(why));
+      fail_text(h, req, &a, rc, why, sizeof(why));
+      if (a.idle)
+        rc = CURLE_OPERATION_TIMEDOUT; /* retried and mapped as one */
       if (a.delivered) {
         /* the consumer already has part of the stream: a retry would
         ** hand it the start again */

@@ -63,7 +63,8 @@ const rag_clock *rag_clock_real(void);
 typedef struct rag_http_opts {
   double connect_timeout;     /* seconds (10) */
   double total_timeout;       /* seconds for a whole non-streamed call (120) */
-  double stream_idle_timeout; /* seconds without a byte on a stream (60) */
+  double stream_idle_timeout; /* seconds without a byte on a stream (60),
+                                 checked about once a second */
   double stream_timeout;      /* seconds for a whole streamed call (600):
                                  ends streams that never finish */
   int max_retries;            /* retries after the first attempt (3) */
