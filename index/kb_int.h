@@ -55,11 +55,18 @@ struct kb {
 ** preparing it on first use. On failure *st is NULL and err is set. */
 rag_status kb_stmt(kb *k, kb_st id, sqlite3_stmt **st, rag_err *err);
 
+/* The VFS kb_open passes to sqlite3_open_v2: "ragd-fault", the fault-
+** injection shim of index/kb_vfs.c (registered on first call), in
+** RAGD_FAULT builds; NULL (SQLite's default VFS) otherwise. */
+const char *kb_vfs_name(void);
+
 /* Records the connection's last error as "kb: <what>: <sqlite message>"
 ** and returns the matching status: SQLITE_NOMEM -> RAG_NOMEM, CORRUPT /
 ** NOTADB -> RAG_CORRUPT, CONSTRAINT -> RAG_BADARG (the caller's data broke
 ** a rule), BUSY / LOCKED -> RAG_TIMEOUT (busy_timeout ran out), else
-** RAG_IO. */
+** RAG_IO. Storage failures (IOERR, FULL, CANTOPEN) also name the file and
+** the OS's reason: "kb: <what>: <dir>/kb.sqlite: <sqlite message>
+** (<strerror text>)". */
 rag_status kb_dbfail(kb *k, rag_err *err, const char *what);
 
 /* Runs a cached BEGIN/COMMIT/ROLLBACK style statement that returns no

@@ -247,9 +247,43 @@ rag_status kb_stmt(kb *k, kb_st id, sqlite3_stmt **out, rag_err *err) {
 
 /* ---- 3. Error translation and small helpers ---- */
 
+/* The errno behind the connection's last storage error, 0 when unknown.
+** SQLite records it (sqlite3_system_errno) only on some paths: a failed
+** -wal append at COMMIT is not one of them. The unix VFS keeps the last
+** errno of each file, which SQLITE_FCNTL_LAST_ERRNO reads; the -wal file
+** (reached through SQLITE_FCNTL_JOURNAL_POINTER) is where WAL mode writes
+** first, the database file is where checkpoints write. */
+static int last_os_errno(sqlite3 *db) {
+  int e = 0;
+  sqlite3_file *wal = NULL;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) ==
+          SQLITE_OK &&
+      wal && wal->pMethods &&
+      wal->pMethods->xFileControl(wal, SQLITE_FCNTL_LAST_ERRNO, &e) ==
+          SQLITE_OK &&
+      e)
+    return e;
+  e = 0;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_LAST_ERRNO, &e) ==
+          SQLITE_OK &&
+      e)
+    return e;
+  return sqlite3_system_errno(db);
+}
+
 rag_status kb_dbfail(kb *k, rag_err *err, const char *what) {
   int rc = sqlite3_errcode(k->db) & 0xff;
   rag_status s = RAG_IO;
+  if (rc == SQLITE_IOERR || rc == SQLITE_FULL || rc == SQLITE_CANTOPEN) {
+    /* A storage failure: say which file and the OS's reason, which
+    ** SQLite's "disk I/O error" alone does not; a full disk is ENOSPC by
+    ** definition. */
+    char msg[128];
+    snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(k->db));
+    int e = rc == SQLITE_FULL ? ENOSPC : last_os_errno(k->db);
+    return rag_fail(err, RAG_IO, "kb: %s: %s/kb.sqlite: %s%s%s%s", what, k->dir,
+                    msg, e ? " (" : "", e ? strerror(e) : "", e ? ")" : "");
+  }
   if (rc == SQLITE_NOMEM)
     s = RAG_NOMEM;
   else if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
@@ -428,7 +462,7 @@ rag_status kb_open(const char *dir, const kb_opts *opts, kb **out,
   int flags = SQLITE_OPEN_NOMUTEX |
               (o.readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
               (o.create ? SQLITE_OPEN_CREATE : 0);
-  int rc = sqlite3_open_v2(path, &k->db, flags, NULL);
+  int rc = sqlite3_open_v2(path, &k->db, flags, kb_vfs_name());
   sqlite3_free(path);
   rag_status s = RAG_OK;
   if (rc != SQLITE_OK) {

@@ -3,6 +3,7 @@
 ** and kb_vec_int.h for the shared struct. */
 #include "index/kb_vec_int.h"
 
+#include "core/rag_fault.h"
 #include "core/rag_hash.h"
 
 #include <faiss/c_api/MetaIndexes_c.h>
@@ -113,6 +114,10 @@ static unsigned char *make_header(const kb_vec *v, int64_t gen, size_t *len) {
   return h;
 }
 
+/* Fault points (core/rag_fault.h): each returns non-zero with errno set,
+** as the real call it stands before would. Constant 0 in normal builds. */
+#define FAULT(op) (rag_fault_check(op) != 0)
+
 static rag_status fsync_dir(const char *path, rag_err *err) {
   char *dir = rag_strdup(path);
   if (!dir)
@@ -122,8 +127,9 @@ static rag_status fsync_dir(const char *path, rag_err *err) {
     *slash = '\0';
   int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY);
   rag_status rc = RAG_OK;
-  if (fd < 0 || fsync(fd) != 0)
-    rc = rag_fail(err, RAG_IO, "kb_vec: fsync %s: %s", dir, strerror(errno));
+  if (fd < 0 || FAULT(RAG_FAULT_VEC_SYNC) || fsync(fd) != 0)
+    rc = rag_fail(err, RAG_IO, "kb_vec: fsync the folder of %s: %s", path,
+                  strerror(errno));
   if (fd >= 0)
     close(fd);
   free(dir);
@@ -145,7 +151,7 @@ rag_status kb_vec_save_locked(kb_vec *v, int64_t gen, rag_err *err) {
   snprintf(tmp, plen, "%s.tmp-XXXXXX", v->path);
   rag_status rc = RAG_OK;
   FILE *f = NULL;
-  int fd = mkstemp(tmp);
+  int fd = FAULT(RAG_FAULT_VEC_OPEN) ? -1 : mkstemp(tmp);
   if (fd < 0) {
     rc = rag_fail(err, RAG_IO, "kb_vec: create %s: %s", tmp, strerror(errno));
     goto out;
@@ -157,16 +163,22 @@ rag_status kb_vec_save_locked(kb_vec *v, int64_t gen, rag_err *err) {
     goto fail;
   }
   fchmod(fd, 0644); /* mkstemp's 0600 would hide the index from peers */
-  if (fwrite(hdr, 1, hlen, f) != hlen) {
+  if (FAULT(RAG_FAULT_VEC_WRITE) || fwrite(hdr, 1, hlen, f) != hlen) {
     rc = rag_fail(err, RAG_IO, "kb_vec: write %s: %s", tmp, strerror(errno));
     goto fail;
   }
-  if (faiss_write_index(v->idx, f)) {
-    rc = kb_vec_faiss_fail(err, "write index");
+  /* FAISS reports a failed fwrite as an exception without errno; ferror
+  ** and errno still tell what the OS said. */
+  errno = 0;
+  if (FAULT(RAG_FAULT_VEC_WRITE) || faiss_write_index(v->idx, f)) {
+    int e = errno;
+    const char *m = faiss_get_last_error();
+    rc = rag_fail(err, RAG_IO, "kb_vec: write index to %s: %s", tmp,
+                  e ? strerror(e) : (m ? m : "FAISS write failed"));
     goto fail;
   }
   struct stat st;
-  if (fflush(f) != 0 || fstat(fd, &st) != 0) {
+  if (FAULT(RAG_FAULT_VEC_WRITE) || fflush(f) != 0 || fstat(fd, &st) != 0) {
     rc = rag_fail(err, RAG_IO, "kb_vec: write %s: %s", tmp, strerror(errno));
     goto fail;
   }
@@ -179,14 +191,20 @@ rag_status kb_vec_save_locked(kb_vec *v, int64_t gen, rag_err *err) {
     goto fail;
   }
   put_u64(hdr + 48, h);
-  if (pwrite(fd, hdr + 40, 16, 40) != 16 || fsync(fd) != 0) {
+  if (FAULT(RAG_FAULT_VEC_WRITE) || pwrite(fd, hdr + 40, 16, 40) != 16 ||
+      FAULT(RAG_FAULT_VEC_SYNC) || fsync(fd) != 0) {
     rc = rag_fail(err, RAG_IO, "kb_vec: write %s: %s", tmp, strerror(errno));
     goto fail;
   }
   int cerr = fclose(f);
   f = NULL;
-  if (cerr != 0 || rename(tmp, v->path) != 0) {
-    rc = rag_fail(err, RAG_IO, "kb_vec: rename %s: %s", tmp, strerror(errno));
+  if (cerr != 0) {
+    rc = rag_fail(err, RAG_IO, "kb_vec: close %s: %s", tmp, strerror(errno));
+    goto fail;
+  }
+  if (FAULT(RAG_FAULT_VEC_RENAME) || rename(tmp, v->path) != 0) {
+    rc = rag_fail(err, RAG_IO, "kb_vec: rename %s to %s: %s", tmp, v->path,
+                  strerror(errno));
     goto fail;
   }
   rc = fsync_dir(v->path, err);
