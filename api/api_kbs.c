@@ -404,16 +404,27 @@ static void doc_persist_error(api_kb *k, const char *doc, const char *msg) {
   free(p);
 }
 
+/* Outcome of each job of an ingest batch, filled from ing's events. */
 typedef struct ev_ctx {
-  int skipped;
-  char msg[256];
+  job **jobs;
+  size_t n;
+  int *state; /* 0 no event yet, 1 indexed (or unchanged), 2 skipped */
+  char (*msg)[256];
 } ev_ctx;
 
 static void on_event(void *ctx, const ing_event *ev) {
   ev_ctx *c = ctx;
-  if (ev->what == ING_SKIPPED) {
-    c->skipped = 1;
-    snprintf(c->msg, sizeof(c->msg), "%s", ev->msg ? ev->msg : "skipped");
+  for (size_t i = 0; i < c->n; i++) {
+    if (c->state[i] || strcmp(c->jobs[i]->path, ev->source) != 0)
+      continue;
+    if (ev->what == ING_SKIPPED) {
+      c->state[i] = 2;
+      snprintf(c->msg[i], sizeof(c->msg[i]), "%s",
+               ev->msg ? ev->msg : "skipped");
+    } else {
+      c->state[i] = 1;
+    }
+    return;
   }
 }
 
@@ -433,59 +444,115 @@ static void refresh(api_kbs *r, api_kb *k) {
   api_snap_close(old);
 }
 
-static void run_job(api_kbs *r, job *j) {
-  api_kb *k = j->k;
-  rag_err e;
-  rag_err_clear(&e);
+static int kb_gone(api_kbs *r, api_kb *k) {
   pthread_mutex_lock(&r->mu);
   int deleted = k->deleted;
   pthread_mutex_unlock(&r->mu);
-  if (deleted)
-    return;
-  if (j->kind == JOB_INGEST)
-    doc_set(k, j->doc, API_DOC_INDEXING, NULL, -1, -1);
-  rag_status rc = RAG_OK;
-  if (!k->wk) {
-    ing_kb_opts o = ing_kb_opts_default();
-    o.create = 1;
-    rc = ing_kb_open(r->cfg, k->dir, &o, &k->wk, &e);
+  return deleted;
+}
+
+static rag_status writer_open(api_kbs *r, api_kb *k, rag_err *e) {
+  if (k->wk)
+    return RAG_OK;
+  ing_kb_opts o = ing_kb_opts_default();
+  o.create = 1;
+  return ing_kb_open(r->cfg, k->dir, &o, &k->wk, e);
+}
+
+/* Chunks and words of an indexed document, for its status; -1 unknown. */
+static void doc_counts(api_kb *k, const char *path, int64_t *segs,
+                       int64_t *words) {
+  rag_err e;
+  rag_err_clear(&e);
+  *segs = 0;
+  *words = -1;
+  rag_arena *a = rag_arena_new(0);
+  kb_doc d;
+  int found = 0;
+  const char **texts = NULL;
+  size_t nt = 0;
+  if (a && !kb_doc_get(k->wk->kb, path, a, &d, &found, &e) && found) {
+    *segs = d.nchunks;
+    if (!kb_doc_chunk_texts(k->wk->kb, d.id, a, &texts, &nt, &e)) {
+      *words = 0;
+      for (size_t i = 0; i < nt; i++)
+        *words += api_count_words(texts[i], strlen(texts[i]));
+    }
   }
-  if (!rc && j->kind == JOB_INGEST) {
-    ev_ctx ec = {0, ""};
+  rag_arena_free(a);
+}
+
+/* Ingests a batch of uploads of one dataset. Each document is still its
+** own transaction, but the derived files (FAISS, statistics) are saved
+** and the search snapshot reopened once per batch instead of once per
+** document: reopening costs O(KB size), so per-document refreshes made a
+** burst of N uploads O(N^2). Documents turn "completed" only after the
+** swap, when searches can see them. */
+static void run_ingest_batch(api_kbs *r, job **jobs, size_t n) {
+  api_kb *k = jobs[0]->k;
+  if (kb_gone(r, k))
+    return;
+  rag_err e;
+  rag_err_clear(&e);
+  for (size_t i = 0; i < n; i++)
+    doc_set(k, jobs[i]->doc, API_DOC_INDEXING, NULL, -1, -1);
+  int *state = calloc(n, sizeof(*state));
+  char(*msg)[256] = calloc(n, sizeof(*msg));
+  const char **paths = calloc(n, sizeof(*paths));
+  rag_status rc = (!state || !msg || !paths)
+                      ? rag_fail(&e, RAG_NOMEM, "out of memory")
+                      : writer_open(r, k, &e);
+  if (!rc) {
+    ev_ctx ec = {jobs, n, state, msg};
     ing_run_opts o;
     memset(&o, 0, sizeof(o));
     o.no_jobs = 1;
     o.origin = "upload";
     o.on_event = on_event;
     o.ctx = &ec;
-    const char *paths[1] = {j->path};
-    rc = ing_paths(k->wk, paths, 1, &o, NULL, &e);
-    if (!rc && ec.skipped)
-      rc = rag_fail(&e, RAG_UNSUPPORTED, "%s", ec.msg);
-    if (rc) {
-      doc_set(k, j->doc, API_DOC_ERROR, e.msg, 0, -1);
-      doc_persist_error(k, j->doc, e.msg);
-    } else {
-      rag_arena *a = rag_arena_new(0);
-      kb_doc d;
-      int found = 0;
-      int64_t words = -1;
-      const char **texts = NULL;
-      size_t nt = 0;
-      if (a && !kb_doc_get(k->wk->kb, j->path, a, &d, &found, &e) && found &&
-          !kb_doc_chunk_texts(k->wk->kb, d.id, a, &texts, &nt, &e)) {
-        words = 0;
-        for (size_t i = 0; i < nt; i++)
-          words += api_count_words(texts[i], strlen(texts[i]));
-      }
-      /* "completed" only once searches can see it: after the swap. */
-      refresh(r, k);
-      api_kb_recount(k, k->wk->kb);
-      doc_set(k, j->doc, API_DOC_COMPLETED, NULL, found ? d.nchunks : 0, words);
-      rag_arena_free(a);
-      return;
+    for (size_t i = 0; i < n; i++)
+      paths[i] = jobs[i]->path;
+    rc = ing_paths(k->wk, paths, n, &o, NULL, &e);
+  }
+  int64_t *segs = calloc(n, sizeof(*segs)), *words = calloc(n, sizeof(*words));
+  for (size_t i = 0; i < n; i++) {
+    const char *why = NULL;
+    if (!state || !state[i])
+      why = rc ? e.msg : "not indexed";
+    else if (state[i] == 2)
+      why = msg[i];
+    if (why) {
+      doc_set(k, jobs[i]->doc, API_DOC_ERROR, why, 0, -1);
+      doc_persist_error(k, jobs[i]->doc, why);
+      if (state)
+        state[i] = 2;
+    } else if (segs && words) {
+      doc_counts(k, jobs[i]->path, &segs[i], &words[i]);
     }
-  } else if (!rc) {
+  }
+  if (k->wk) {
+    refresh(r, k);
+    api_kb_recount(k, k->wk->kb);
+  }
+  for (size_t i = 0; state && i < n; i++)
+    if (state[i] == 1)
+      doc_set(k, jobs[i]->doc, API_DOC_COMPLETED, NULL, segs ? segs[i] : 0,
+              words ? words[i] : -1);
+  free(segs);
+  free(words);
+  free(paths);
+  free(msg);
+  free(state);
+}
+
+static void run_delete(api_kbs *r, job *j) {
+  api_kb *k = j->k;
+  if (kb_gone(r, k))
+    return;
+  rag_err e;
+  rag_err_clear(&e);
+  rag_status rc = writer_open(r, k, &e);
+  if (!rc) {
     int found = 0;
     rc = ing_remove(k->wk, j->path, &found, &e);
     if (rc)
@@ -496,7 +563,7 @@ static void run_job(api_kbs *r, job *j) {
       api_rm_rf(j->path);
     }
   } else {
-    doc_set(k, j->doc, API_DOC_ERROR, e.msg, 0, -1);
+    rag_log(RAG_LOG_ERROR, "dataset %s: delete %s: %s", k->id, j->doc, e.msg);
   }
   if (k->wk) {
     refresh(r, k);
@@ -504,36 +571,50 @@ static void run_job(api_kbs *r, job *j) {
   }
 }
 
+/* Ingest jobs of one dataset queued back to back run as one batch (up to
+** this many); a delete or another dataset ends the batch, so the order of
+** operations on a document is kept. */
+#define WRITER_BATCH 256
+
 void *api_writer_main(void *arg) {
   api_kbs *r = arg;
+  job *batch[WRITER_BATCH];
   pthread_mutex_lock(&r->mu);
   for (;;) {
     while (!r->head && !r->stop)
       pthread_cond_wait(&r->cv, &r->mu);
     if (!r->head)
       break;
-    job *j = r->head;
-    r->head = j->next;
+    size_t n = 0;
+    do {
+      job *j = r->head;
+      r->head = j->next;
+      batch[n++] = j;
+    } while (batch[0]->kind == JOB_INGEST && n < WRITER_BATCH && r->head &&
+             r->head->kind == JOB_INGEST && r->head->k == batch[0]->k);
     if (!r->head)
       r->tail = NULL;
     int stop = r->stop;
     pthread_mutex_unlock(&r->mu);
-    if (!stop) /* at shutdown queued jobs wait for the next start */
-      run_job(r, j);
+    if (!stop) { /* at shutdown queued jobs wait for the next start */
+      if (batch[0]->kind == JOB_INGEST)
+        run_ingest_batch(r, batch, n);
+      else
+        run_delete(r, batch[0]);
+    }
     /* The writer's handle is closed when its dataset goes away. */
-    api_kb *k = j->k;
-    pthread_mutex_lock(&r->mu);
-    int gone = k->deleted;
-    pthread_mutex_unlock(&r->mu);
-    if (gone && k->wk) {
+    api_kb *k = batch[0]->k;
+    if (kb_gone(r, k) && k->wk) {
       ing_kb_close(k->wk);
       k->wk = NULL;
     }
-    api_kb_release(k);
-    free(j->path);
-    free(j);
+    for (size_t i = 0; i < n; i++) {
+      api_kb_release(batch[i]->k);
+      free(batch[i]->path);
+      free(batch[i]);
+    }
     pthread_mutex_lock(&r->mu);
-    r->depth--;
+    r->depth -= n;
   }
   pthread_mutex_unlock(&r->mu);
   return NULL;

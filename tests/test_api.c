@@ -1,6 +1,7 @@
 /* tests/test_api.c -- ragd serve end to end: an in-process server on an
 ** ephemeral loopback port, driven with libcurl (raw sockets where curl
 ** would fix the request up). */
+#define TEST_TIMEOUT 400 /* the 32-client case under ASan on 2 cores */
 #include "tests/test.h"
 
 #include "api/api.h"
@@ -13,6 +14,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define ADMIN "admin-secret-key"
 #define APP "app-secret-key"
@@ -774,6 +776,110 @@ TEST(concurrent_retrieves_from_four_threads_all_succeed_and_are_counted) {
   srv_stop(&v);
 }
 
+/* 32 clients query while a 1,000-document ingest runs: no request fails,
+** and every record is one whole committed document (its name and its text
+** agree), never a half-written one. */
+typedef struct busy {
+  srv *v;
+  const char *ds;
+  int *stop;
+  int ok, bad;
+  char why[300];
+} busy;
+
+static void check_records(busy *b, const resp *r) {
+  const cJSON *rec;
+  cJSON_ArrayForEach(rec, cJSON_GetObjectItem(r->json, "records")) {
+    const cJSON *seg = cJSON_GetObjectItem(rec, "segment");
+    const char *content = jstr(seg, "content");
+    const char *name = jstr(cJSON_GetObjectItem(seg, "document"), "name");
+    int n = -1;
+    if (name && sscanf(name, "d%d.txt", &n) == 1) {
+      char marker[32];
+      snprintf(marker, sizeof(marker), "marker %04d.", n);
+      if (!content || !strstr(content, marker)) {
+        b->bad++;
+        snprintf(b->why, sizeof(b->why), "%s: content lacks %s", name, marker);
+      }
+    }
+  }
+}
+
+static void *busy_main(void *arg) {
+  busy *b = arg;
+  for (int i = 0; i < 4 || !__atomic_load_n(b->stop, __ATOMIC_ACQUIRE); i++) {
+    resp r = retrieve(b->v, b->ds, "supersonic wing marker",
+                      i % 2 ? "hybrid_search" : "full_text_search", ADMIN);
+    if (r.status != 200 || !r.json) {
+      b->bad++;
+      snprintf(b->why, sizeof(b->why), "HTTP %ld: %.200s", r.status,
+               r.body ? r.body : "");
+    } else {
+      b->ok++;
+      check_records(b, &r);
+    }
+    resp_free(&r);
+    /* A client's think time: 32 clients still keep the server's threads
+    ** busy, and the writer gets a share of the machine's two cores. */
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return NULL;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+TEST(thirty_two_clients_query_during_a_thousand_document_ingest) {
+  srv v;
+  srv_start(&v, NULL, 0);
+  char ds[40], batch[40], doc[40];
+  create_dataset(&v, "busy", ds);
+  add_text(&v, ds, "rocket.txt", ROCKET, NULL, batch, doc);
+  wait_done(&v, ds, batch);
+  int stop = 0;
+  pthread_t th[32];
+  busy b[32];
+  for (int i = 0; i < 32; i++) {
+    b[i] = (busy){&v, ds, &stop, 0, 0, ""};
+    ASSERT_EQ(pthread_create(&th[i], NULL, busy_main, &b[i]), 0);
+  }
+  double t0 = now_s();
+  for (int i = 0; i < 1000; i++) {
+    char name[32], text[256];
+    snprintf(name, sizeof(name), "d%04d.txt", i);
+    snprintf(text, sizeof(text),
+             "Report %d on supersonic wing flutter and boundary layer "
+             "transition, marker %04d.",
+             i, i);
+    add_text(&v, ds, name, text, NULL, batch, doc);
+  }
+  double t1 = now_s();
+  wait_done(&v, ds, batch); /* jobs run in order: the last one is last */
+  fprintf(stderr, "1000 uploads accepted in %.1f s, all indexed %.1f s later\n",
+          t1 - t0, now_s() - t1);
+  __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+  int ok = 0;
+  for (int i = 0; i < 32; i++) {
+    pthread_join(th[i], NULL);
+    if (b[i].bad)
+      TEST_FAILF("client %d: %d bad answers, e.g. %s", i, b[i].bad, b[i].why);
+    ok += b[i].ok;
+  }
+  ASSERT_GE(ok, 32 * 4);
+  fprintf(stderr, "32 clients: %d queries answered during the ingest\n", ok);
+  char path[128];
+  snprintf(path, sizeof(path), "/v1/datasets/%s", ds);
+  resp r = req(&v, "GET", path, NULL, ADMIN);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(jnum(r.json, "document_count"), 1001);
+  resp_free(&r);
+  srv_stop(&v);
+}
+
 #define TESTS(X)                                                               \
   X(datasets_can_be_created_listed_fetched_and_deleted)                        \
   X(text_document_is_indexed_then_found_by_every_search_method)                \
@@ -783,5 +889,6 @@ TEST(concurrent_retrieves_from_four_threads_all_succeed_and_are_counted) {
   X(keys_are_required_and_app_keys_see_only_their_dataset)                     \
   X(malformed_requests_get_json_errors_with_the_right_status)                  \
   X(retrieve_during_a_long_ingest_answers_from_the_last_committed_state)       \
-  X(concurrent_retrieves_from_four_threads_all_succeed_and_are_counted)
+  X(concurrent_retrieves_from_four_threads_all_succeed_and_are_counted)        \
+  X(thirty_two_clients_query_during_a_thousand_document_ingest)
 TEST_MAIN(TESTS)
