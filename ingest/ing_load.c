@@ -446,6 +446,8 @@ static rag_status load_bytes(const char *path, const char *name,
     }
     s = (const unsigned char *)(conv.data ? conv.data : "");
     m = conv.len;
+    if (!mime)
+      mime = ING_MIME_TEXT; /* a BOM says text, whatever the name */
   } else {
     if (n >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
       skip = 3; /* the UTF-8 BOM carries no text */
