@@ -258,7 +258,7 @@ rag_status eval_report_write_svg(const eval_cmp *c, const char *path,
   int pw = (int)n * group + 20; /* bar plot width */
   if (pw < 560)
     pw = 560;
-  int W = left + pw + 40, H = 840;
+  int W = left + pw + 220, H = 840; /* right: room for labels */
   FILE *f = fopen(path, "w");
   if (!f)
     return rag_fail(err, RAG_IO, "%s: %s", path, strerror(errno));
@@ -317,10 +317,12 @@ rag_status eval_report_write_svg(const eval_cmp *c, const char *path,
                 "text-anchor=\"middle\">%.2f</text>\n",
                 gx + 19 + m * 24, base - h - 3, v);
     }
-    int lx = gx + 30, ly = base + 14;
+    /* Rotated down-right from the group: long labels run into the empty
+    ** band below the axis, never off the left edge. */
+    int lx = gx + 10, ly = base + 14;
     fprintf(f,
             "<text x=\"%d\" y=\"%d\" " FONT " font-size=\"10\" "
-            "text-anchor=\"end\" transform=\"rotate(-35 %d %d)\">%zu ",
+            "text-anchor=\"start\" transform=\"rotate(30 %d %d)\">%zu ",
             lx, ly, lx, ly, r + 1);
     xml_text(f, w->label);
     fprintf(f, "%s</text>\n", w->complete ? "" : " (incomplete)");
