@@ -592,6 +592,17 @@ static rag_status ingest_beir(run *r, batch *b, const char *path,
   return rc;
 }
 
+/* After a failed or stopped write the in-memory statistics may count
+** documents never written (or not count one never deleted); this handle
+** would save them as current at its next flush (watch, serve). Recount
+** them from SQLite, the truth. Only failure paths pay this full pass. */
+static void restat(ing_kb *k) {
+  rag_err e;
+  rag_err_clear(&e);
+  if (kb_stats_rebuild(k->kb, k->stats, &e) != RAG_OK)
+    rag_log(RAG_LOG_WARN, "term statistics not recounted: %s", e.msg);
+}
+
 rag_status ing_paths(ing_kb *k, const char *const *paths, size_t n,
                      const ing_run_opts *o, ing_summary *sum, rag_err *err) {
   ing_run_opts defo = {0};
@@ -691,6 +702,8 @@ rag_status ing_paths(ing_kb *k, const char *const *paths, size_t n,
     if (kb_generation(k->kb, &gen, &e2) == RAG_OK)
       kb_vec_save(k->vec, gen, &e2);
   }
+  if (rc || r.stats_stale)
+    restat(k);
   if (r.njobs) {
     rag_err e3;
     rag_err_clear(&e3);
@@ -734,6 +747,8 @@ rag_status ing_remove(ing_kb *k, const char *path, int *found, rag_err *err) {
     size_t nold = 0;
     if (!rc)
       rc = kb_doc_delete(k->kb, source, found, &old, &nold, err);
+    if (rc)
+      restat(k); /* not deleted: its terms must count again */
     if (!rc && nold)
       rc = kb_vec_remove(k->vec, old, nold, err);
     free(old);
