@@ -197,6 +197,16 @@ static int add_reply(api_req *r, const api_doc_info *d) {
   return api_reply_json(r, 200, o);
 }
 
+/* Dify's process_rule.mode values; absent or null is automatic. */
+static int rule_mode_ok(const cJSON *rule) {
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(rule, "mode");
+  if (!m || cJSON_IsNull(m))
+    return 1;
+  return cJSON_IsString(m) && (!strcmp(m->valuestring, "automatic") ||
+                               !strcmp(m->valuestring, "custom") ||
+                               !strcmp(m->valuestring, "hierarchical"));
+}
+
 int api_h_doc_create_text(api_req *r) {
   cJSON *b = api_body_json(r);
   if (!b)
@@ -215,6 +225,9 @@ int api_h_doc_create_text(api_req *r) {
     api_error(r, 400, "invalid_param", "indexing_technique must be a string");
   else if (rule && !cJSON_IsObject(rule) && !cJSON_IsNull(rule))
     api_error(r, 400, "invalid_param", "process_rule must be an object");
+  else if (!rule_mode_ok(rule))
+    api_error(r, 400, "invalid_param",
+              "process_rule.mode must be automatic, custom or hierarchical");
   else if (strlen(text->valuestring) > MAX_TEXT)
     api_error(r, 413, "file_too_large", "text exceeds %u bytes", MAX_TEXT);
   else
