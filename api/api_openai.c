@@ -201,6 +201,11 @@ static int parse_opts(api_req *r, const cJSON *b, api_answer *j, oa_ctx *c,
     return api_error(r, 400, "invalid_param",
                      "stream_options must be an object"),
            0;
+  const cJSON *iu = cJSON_GetObjectItemCaseSensitive(so, "include_usage");
+  if (iu && !cJSON_IsNull(iu) && !cJSON_IsBool(iu))
+    return api_error(r, 400, "invalid_param",
+                     "stream_options.include_usage must be a boolean"),
+           0;
   *stream = cJSON_IsTrue(s);
   if (cJSON_IsNumber(mt))
     j->call.max_tokens = (int)mt->valuedouble;
