@@ -383,7 +383,9 @@ static int is_day(const char *s) {
   for (size_t i = 0; shape[i]; i++)
     if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != '-')
       return 0;
-  return 1;
+  int mon = (s[5] - '0') * 10 + (s[6] - '0');
+  int day = (s[8] - '0') * 10 + (s[9] - '0');
+  return mon >= 1 && mon <= 12 && day >= 1 && day <= 31;
 }
 
 int api_h_usage(api_req *r) {
