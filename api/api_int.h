@@ -160,6 +160,7 @@ struct api_server {
   llm_usage *usage;
   llm_router *router;
   char *usage_path, *conv_path;
+  struct api_guard *guard; /* slow-sender deadlines (api_guard.c) */
 };
 
 typedef struct api_route api_route;
@@ -337,5 +338,30 @@ int api_h_models_add(api_req *r);
 int api_h_models_update(api_req *r);
 int api_h_models_delete(api_req *r);
 int api_h_usage(api_req *r);
+
+/* ---- Slow-sender deadlines (api_guard.c) ---- */
+
+/* MHD's connection timeout is an idle timeout: a client sending one byte
+** per second keeps a connection forever. The guard gives each request
+** total deadlines, as Apache's mod_reqtimeout does: the headers must be
+** in within header_s; the body within body_s plus one second per
+** min_rate bytes received. A watchdog thread shuts down (shutdown(2)) the
+** socket of a connection past its deadline; MHD then closes it on its own
+** thread. Threads: all calls are thread-safe (one mutex). */
+typedef struct api_guard api_guard;
+/* Starts the watchdog; header_s, body_s in seconds, min_rate bytes/s. */
+rag_status api_guard_open(double header_s, double body_s, double min_rate,
+                          api_guard **out, rag_err *err);
+void api_guard_close(api_guard *g); /* joins the watchdog; NULL ok */
+/* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the guard. */
+void api_guard_notify(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                      enum MHD_ConnectionNotificationCode code);
+/* The request's headers are in (phase body), body bytes arrived, the body
+** is complete (no deadline while the handler and reply run), the reply
+** is done (the next request's header phase starts). */
+void api_guard_body_start(api_guard *g, struct MHD_Connection *c);
+void api_guard_body_bytes(api_guard *g, struct MHD_Connection *c, size_t n);
+void api_guard_body_done(api_guard *g, struct MHD_Connection *c);
+void api_guard_request_done(api_guard *g, struct MHD_Connection *c);
 
 #endif
