@@ -18,6 +18,7 @@
 
 #include "core/rag.h"
 #include "core/rag_cfg.h"
+#include "ingest/ing_watch.h"
 
 #include <stddef.h>
 
@@ -50,6 +51,15 @@ api_opts api_opts_default(void);
 ** whatever o->host says, allows every request, and logs that it does. */
 rag_status api_open(const rag_cfg *cfg, const api_opts *o, api_server **out,
                     rag_err *err);
+/* Keeps a dataset in step with the folder tree e->dir, as `ragd watch`
+** does (ingest/ing_watch.h: inotify, debounce, ignore patterns, catch-up
+** scan, renames without re-embedding). e->kb names the dataset (created
+** when no dataset has that name; NULL: the folder's name). The watcher
+** runs on the server's ingest writer, so the dataset also takes uploads.
+** RAG_NOTFOUND when e->dir is not a folder, RAG_BADARG when it is watched
+** already. e is copied. Call after api_open, from one thread at a time. */
+rag_status api_watch(api_server *s, const ing_watch_entry *e, rag_err *err);
+
 /* The port actually bound (useful with port 0). */
 int api_port(const api_server *s);
 /* Blocks until api_stop is called. */

@@ -209,6 +209,7 @@ static void kb_free(api_kb *k) {
   for (int i = 0; i < k->npool; i++)
     kb_close(k->pool[i]);
   free(k->pool);
+  rag_arena_free(k->wdocs_a);
   while (k->docs) {
     doc_ent *d = k->docs;
     k->docs = d->next;
@@ -429,7 +430,7 @@ static void on_event(void *ctx, const ing_event *ev) {
 }
 
 /* Swaps in a snapshot of the state just committed (writer thread). */
-static void refresh(api_kbs *r, api_kb *k) {
+void api_kb_refresh(api_kbs *r, api_kb *k) {
   snap *ns = NULL, *old;
   rag_err e;
   rag_err_clear(&e);
@@ -444,14 +445,14 @@ static void refresh(api_kbs *r, api_kb *k) {
   api_snap_close(old);
 }
 
-static int kb_gone(api_kbs *r, api_kb *k) {
+int api_kb_gone(api_kbs *r, api_kb *k) {
   pthread_mutex_lock(&r->mu);
   int deleted = k->deleted;
   pthread_mutex_unlock(&r->mu);
   return deleted;
 }
 
-static rag_status writer_open(api_kbs *r, api_kb *k, rag_err *e) {
+rag_status api_kb_writer_open(api_kbs *r, api_kb *k, rag_err *e) {
   if (k->wk)
     return RAG_OK;
   ing_kb_opts o = ing_kb_opts_default();
@@ -490,7 +491,7 @@ static void doc_counts(api_kb *k, const char *path, int64_t *segs,
 ** swap, when searches can see them. */
 static void run_ingest_batch(api_kbs *r, job **jobs, size_t n) {
   api_kb *k = jobs[0]->k;
-  if (kb_gone(r, k))
+  if (api_kb_gone(r, k))
     return;
   rag_err e;
   rag_err_clear(&e);
@@ -501,7 +502,7 @@ static void run_ingest_batch(api_kbs *r, job **jobs, size_t n) {
   const char **paths = calloc(n, sizeof(*paths));
   rag_status rc = (!state || !msg || !paths)
                       ? rag_fail(&e, RAG_NOMEM, "out of memory")
-                      : writer_open(r, k, &e);
+                      : api_kb_writer_open(r, k, &e);
   if (!rc) {
     ev_ctx ec = {jobs, n, state, msg};
     ing_run_opts o;
@@ -531,7 +532,7 @@ static void run_ingest_batch(api_kbs *r, job **jobs, size_t n) {
     }
   }
   if (k->wk) {
-    refresh(r, k);
+    api_kb_refresh(r, k);
     api_kb_recount(k, k->wk->kb);
   }
   for (size_t i = 0; state && i < n; i++)
@@ -547,11 +548,11 @@ static void run_ingest_batch(api_kbs *r, job **jobs, size_t n) {
 
 static void run_delete(api_kbs *r, job *j) {
   api_kb *k = j->k;
-  if (kb_gone(r, k))
+  if (api_kb_gone(r, k))
     return;
   rag_err e;
   rag_err_clear(&e);
-  rag_status rc = writer_open(r, k, &e);
+  rag_status rc = api_kb_writer_open(r, k, &e);
   if (!rc) {
     int found = 0;
     rc = ing_remove(k->wk, j->path, &found, &e);
@@ -566,7 +567,7 @@ static void run_delete(api_kbs *r, job *j) {
     rag_log(RAG_LOG_ERROR, "dataset %s: delete %s: %s", k->id, j->doc, e.msg);
   }
   if (k->wk) {
-    refresh(r, k);
+    api_kb_refresh(r, k);
     api_kb_recount(k, k->wk->kb);
   }
 }
@@ -581,8 +582,26 @@ void *api_writer_main(void *arg) {
   job *batch[WRITER_BATCH];
   pthread_mutex_lock(&r->mu);
   for (;;) {
-    while (!r->head && !r->stop)
-      pthread_cond_wait(&r->cv, &r->mu);
+    while (!r->head && !r->stop) {
+      if (!r->wats) {
+        pthread_cond_wait(&r->cv, &r->mu);
+        continue;
+      }
+      /* Watched folders: poll their inotify queues between jobs. The
+      ** writer is the one thread writing any KB, so a watched dataset can
+      ** take uploads too; 50 ms adds little to the 200 ms debounce. */
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 50 * 1000 * 1000;
+      if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+      }
+      pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+      pthread_mutex_unlock(&r->mu);
+      api_watch_steps(r);
+      pthread_mutex_lock(&r->mu);
+    }
     if (!r->head)
       break;
     size_t n = 0;
@@ -604,7 +623,9 @@ void *api_writer_main(void *arg) {
     }
     /* The writer's handle is closed when its dataset goes away. */
     api_kb *k = batch[0]->k;
-    if (kb_gone(r, k) && k->wk) {
+    if (api_kb_gone(r, k) && r->wats)
+      api_watch_steps(r); /* closes its watch, which borrows k->wk */
+    if (api_kb_gone(r, k) && k->wk) {
       ing_kb_close(k->wk);
       k->wk = NULL;
     }
@@ -613,10 +634,13 @@ void *api_writer_main(void *arg) {
       free(batch[i]->path);
       free(batch[i]);
     }
+    if (r->wats)
+      api_watch_steps(r);
     pthread_mutex_lock(&r->mu);
     r->depth -= n;
   }
   pthread_mutex_unlock(&r->mu);
+  api_watch_close_all(r);
   return NULL;
 }
 
@@ -737,11 +761,19 @@ rag_status api_kb_docs(api_kb *k, rag_arena *a, api_doc_info **docs, size_t *n,
   size_t c = 0;
   for (doc_ent *d = k->docs; d; d = d->next)
     c++;
+  c += k->nwdocs;
   *docs = rag_arena_calloc(a, c ? c : 1, sizeof(**docs));
   *n = 0;
-  if (*docs)
+  if (*docs) {
     for (doc_ent *d = k->docs; d; d = d->next)
       doc_copy(d, a, &(*docs)[(*n)++]);
+    for (size_t i = 0; i < k->nwdocs; i++) {
+      api_doc_info *o = &(*docs)[(*n)++];
+      *o = k->wdocs[i];
+      o->name = rag_arena_strdup(a, o->name);
+      o->source = rag_arena_strdup(a, o->source);
+    }
+  }
   pthread_mutex_unlock(&k->mu);
   return *docs ? RAG_OK : rag_fail(err, RAG_NOMEM, "out of memory");
 }

@@ -7,6 +7,7 @@
 
 #include "api/api_int.h"
 #include "ingest/ing_kb.h"
+#include "ingest/ing_watch.h"
 #include "rerank/rr.h"
 
 #include <pthread.h>
@@ -43,6 +44,11 @@ struct api_kb {
   doc_ent *docs;
   int64_t ndocs, nchunks, nwords;
   ing_kb *wk; /* writer thread only */
+  /* Documents of watched folders (api_watch.c), listed after the uploads;
+  ** replaced as a whole under mu, strings in wdocs_a. */
+  rag_arena *wdocs_a;
+  api_doc_info *wdocs;
+  size_t nwdocs;
 };
 
 typedef enum { JOB_INGEST, JOB_DELETE } job_kind;
@@ -53,6 +59,20 @@ typedef struct job {
   char *path;
   struct job *next;
 } job;
+
+/* A folder kept in step with a dataset (api_watch.c). Its fields belong
+** to the writer thread, except next, which is written under reg->mu. */
+typedef struct api_wat {
+  api_kb *k; /* ref'd */
+  char *dir;
+  char **ignore;
+  size_t nignore;
+  int default_ignore, debounce_ms;
+  ing_watch *w; /* opened by the writer thread; NULL until then */
+  int failed;   /* opening failed (logged): not retried */
+  int dirty;    /* a change applied since the last snapshot swap */
+  struct api_wat *next;
+} api_wat;
 
 struct api_kbs {
   const rag_cfg *cfg;
@@ -66,6 +86,7 @@ struct api_kbs {
   pthread_cond_t cv;
   job *head, *tail;
   size_t depth;
+  api_wat *wats; /* watched folders, newest first */
 };
 
 char *api_path2(const char *a, const char *b); /* "a/b", malloc'd */
@@ -83,5 +104,11 @@ void api_enqueue(api_kbs *r, api_kb *k, job_kind kind, const char *doc,
                  const char *path);
 void api_kb_recount(api_kb *k, kb *h);
 void *api_writer_main(void *arg);
+/* Writer thread only: */
+void api_kb_refresh(api_kbs *r, api_kb *k); /* swap in a fresh snapshot */
+int api_kb_gone(api_kbs *r, api_kb *k);     /* deleted (under reg->mu) */
+rag_status api_kb_writer_open(api_kbs *r, api_kb *k, rag_err *e);
+void api_watch_steps(api_kbs *r);     /* opens new watches, steps each */
+void api_watch_close_all(api_kbs *r); /* at shutdown */
 
 #endif

@@ -33,8 +33,12 @@ static void segment_id(const char *ds, int64_t chunk, char out[40]) {
 static const api_doc_info *find_doc(const api_doc_info *d, size_t n,
                                     const char *source) {
   char id[40];
-  if (!api_doc_id_of(source, id))
+  if (!api_doc_id_of(source, id)) { /* a watched folder's file */
+    for (size_t i = 0; source && i < n; i++)
+      if (d[i].source && !strcmp(d[i].source, source))
+        return &d[i];
     return NULL;
+  }
   for (size_t i = 0; i < n; i++)
     if (!strcmp(d[i].id, id))
       return &d[i];

@@ -13,6 +13,7 @@
 
 static const char serve_help[] =
     "usage: ragd serve [--host ADDR] [--port N] [--data DIR] [--threads N]\n"
+    "                  [--watch FOLDER[=DATASET]]...\n"
     "Serves the knowledge-base API (Dify Knowledge API shapes under\n"
     "/v1/datasets), Dify's External Knowledge API (POST /retrieval),\n"
     "/healthz, /readyz and /metrics, Q&A (POST /v1/chat-messages, Dify;\n"
@@ -26,16 +27,50 @@ static const char serve_help[] =
     "  --host ADDR    bind address (default 127.0.0.1)\n"
     "  --port N       TCP port (default 8080; 0 = any free port)\n"
     "  --data DIR     dataset directory (default ./ragd-data)\n"
-    "  --threads N    worker threads (default 4)\n";
+    "  --threads N    worker threads (default 4)\n"
+    "  --watch F[=D]  keep dataset D (default: the folder's name; created\n"
+    "                 when missing) in step with folder F, as 'ragd watch'\n"
+    "                 does; repeatable. The config's \"watch\" entries\n"
+    "                 ({\"dir\", \"kb\": dataset name, ...}) are followed "
+    "too.\n";
+
+#define MAX_WATCH 64
+
+/* The config's "watch" entries, then each --watch FOLDER[=DATASET]. */
+static rag_status start_watches(const cli_env *env, api_server *s, char **watch,
+                                size_t nwatch, rag_err *err) {
+  ing_watch_entry *ents = NULL;
+  size_t n = 0;
+  rag_status rc = ing_watch_cfg_parse(env->cfg->sections_json, &ents, &n, err);
+  for (size_t i = 0; !rc && i < n; i++)
+    rc = api_watch(s, &ents[i], err);
+  ing_watch_entries_free(ents, n);
+  for (size_t i = 0; !rc && i < nwatch; i++) {
+    ing_watch_entry e;
+    memset(&e, 0, sizeof(e));
+    e.default_ignore = 1;
+    e.dir = watch[i];
+    char *eq = strrchr(watch[i], '=');
+    if (eq) {
+      *eq = '\0';
+      e.kb = eq + 1;
+    }
+    rc = api_watch(s, &e, err);
+  }
+  return rc;
+}
 
 int cmd_serve(int argc, char **argv, const cli_env *env) {
   static const struct option opts[] = {{"host", required_argument, 0, 'H'},
                                        {"port", required_argument, 0, 'p'},
                                        {"data", required_argument, 0, 'd'},
                                        {"threads", required_argument, 0, 't'},
+                                       {"watch", required_argument, 0, 'w'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   api_opts o = api_opts_default();
+  char *watch[MAX_WATCH];
+  size_t nwatch = 0;
   int c;
   int64_t v;
   optind = 1;
@@ -57,6 +92,11 @@ int cmd_serve(int argc, char **argv, const cli_env *env) {
         return cli_usage("serve", "--threads must be in 1..256");
       o.threads = (int)v;
       break;
+    case 'w':
+      if (nwatch == MAX_WATCH)
+        return cli_usage("serve", "at most %d --watch options", MAX_WATCH);
+      watch[nwatch++] = optarg;
+      break;
     case 'h':
       fputs(serve_help, stdout);
       return 0;
@@ -75,6 +115,11 @@ int cmd_serve(int argc, char **argv, const cli_env *env) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   if (api_open(env->cfg, &o, &s, &err)) {
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    return cli_fail("serve", &err);
+  }
+  if (start_watches(env, s, watch, nwatch, &err)) {
+    api_close(s);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     return cli_fail("serve", &err);
   }

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define ADMIN "admin-secret-key"
@@ -880,6 +881,147 @@ TEST(thirty_two_clients_query_during_a_thousand_document_ingest) {
   srv_stop(&v);
 }
 
+/* ---- a dataset that follows a watched folder (ragd serve --watch) ---- */
+
+static void put_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  ASSERT(f != NULL);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* The dataset named name (its id into id), or 0 when there is none yet. */
+static int dataset_by_name(srv *v, const char *name, char id[40],
+                           double *docs) {
+  resp r = req(v, "GET", "/v1/datasets", NULL, ADMIN);
+  int found = 0;
+  const cJSON *d;
+  cJSON_ArrayForEach(d, cJSON_GetObjectItem(r.json, "data")) {
+    const char *n = jstr(d, "name");
+    if (n && !strcmp(n, name)) {
+      snprintf(id, 40, "%s", jstr(d, "id"));
+      *docs = jnum(d, "document_count");
+      found = 1;
+    }
+  }
+  resp_free(&r);
+  return found;
+}
+
+/* Polls until the dataset has `want` documents and the document list
+** holds `name` (NULL: any); fails after 60 s. */
+static void wait_docs(srv *v, const char *dsname, double want, const char *name,
+                      char id[40]) {
+  for (int i = 0; i < 1200; i++) {
+    double n = -1;
+    if (dataset_by_name(v, dsname, id, &n) && n == want) {
+      if (!name)
+        return;
+      char path[128];
+      snprintf(path, sizeof(path), "/v1/datasets/%s/documents?limit=100", id);
+      resp r = req(v, "GET", path, NULL, ADMIN);
+      int seen = 0;
+      const cJSON *d;
+      cJSON_ArrayForEach(d, cJSON_GetObjectItem(r.json, "data")) {
+        const char *dn = jstr(d, "name");
+        seen |= dn && !strcmp(dn, name);
+      }
+      resp_free(&r);
+      if (seen)
+        return;
+    }
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  TEST_FAILF("dataset %s never reached %g documents with %s", dsname, want,
+             name ? name : "(any)");
+}
+
+/* The name of the top document for a query, "" when nothing matched. */
+static void top_name(srv *v, const char *ds, const char *q, char out[128]) {
+  resp r = retrieve(v, ds, q, "full_text_search", ADMIN);
+  ASSERT_EQ(r.status, 200);
+  const cJSON *rec =
+      cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "records"), 0);
+  const cJSON *doc =
+      cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "segment"), "document");
+  snprintf(out, 128, "%s", rec && jstr(doc, "name") ? jstr(doc, "name") : "");
+  resp_free(&r);
+}
+
+TEST(served_dataset_follows_a_watched_folder_and_takes_uploads_too) {
+  srv v;
+  srv_start(&v, NULL, 0);
+  char dir[4200], path[4300], id[40], name[128];
+  snprintf(dir, sizeof(dir), "%s/notes", test_tmpdir());
+  ASSERT_EQ(mkdir(dir, 0755), 0);
+  snprintf(path, sizeof(path), "%s/zebra.txt", dir);
+  put_file(path, "Zebras migrate across the Serengeti plains each year.");
+  snprintf(path, sizeof(path), "%s/.hidden.txt", dir); /* ignored */
+  put_file(path, "Zebras hide here too.");
+  rag_err err;
+  rag_err_clear(&err);
+  ing_watch_entry e;
+  memset(&e, 0, sizeof(e));
+  e.dir = dir;
+  e.kb = "field notes";
+  e.default_ignore = 1;
+  ASSERT_OK(api_watch(v.s, &e, &err), &err);
+  /* The same folder twice, or a missing one, is refused. */
+  ASSERT_EQ(api_watch(v.s, &e, &err), RAG_BADARG);
+  e.dir = "/nonexistent/ragd-test";
+  ASSERT_EQ(api_watch(v.s, &e, &err), RAG_NOTFOUND);
+  e.dir = dir;
+
+  /* The catch-up scan indexes what is there; searches name the file. */
+  wait_docs(&v, "field notes", 1, "zebra.txt", id);
+  top_name(&v, id, "zebra serengeti", name);
+  ASSERT_STR_EQ(name, "zebra.txt");
+
+  /* A new file, in a new subfolder. */
+  snprintf(path, sizeof(path), "%s/savanna", dir);
+  ASSERT_EQ(mkdir(path, 0755), 0);
+  snprintf(path, sizeof(path), "%s/savanna/giraffe.txt", dir);
+  put_file(path, "Giraffes browse acacia leaves with long tongues.");
+  wait_docs(&v, "field notes", 2, "savanna/giraffe.txt", id);
+  top_name(&v, id, "giraffe acacia", name);
+  ASSERT_STR_EQ(name, "savanna/giraffe.txt");
+
+  /* A rename keeps the document (no re-embedding) under its new name. */
+  char to[4300];
+  snprintf(to, sizeof(to), "%s/savanna/tall.txt", dir);
+  ASSERT_EQ(rename(path, to), 0);
+  wait_docs(&v, "field notes", 2, "savanna/tall.txt", id);
+  top_name(&v, id, "giraffe acacia", name);
+  ASSERT_STR_EQ(name, "savanna/tall.txt");
+
+  /* An upload to the same dataset sits beside the watched files. */
+  char batch[40], doc[40];
+  add_text(&v, id, "upload.txt", "Okapis live in the Ituri rainforest.", NULL,
+           batch, doc);
+  wait_done(&v, id, batch);
+  top_name(&v, id, "okapi ituri", name);
+  ASSERT_STR_EQ(name, "upload.txt");
+
+  /* A deleted file leaves the dataset. */
+  ASSERT_EQ(unlink(to), 0);
+  wait_docs(&v, "field notes", 2, "upload.txt", id);
+  top_name(&v, id, "giraffe acacia", name);
+  ASSERT_STR_EQ(name, "");
+  srv_stop(&v);
+
+  /* After a restart the dataset is listed again with what was indexed,
+  ** and what changed while no server ran is caught up. */
+  snprintf(path, sizeof(path), "%s/lion.txt", dir);
+  put_file(path, "Lions rest in the shade at noon.");
+  srv_start(&v, NULL, 0);
+  ASSERT_OK(api_watch(v.s, &e, &err), &err);
+  wait_docs(&v, "field notes", 3, "lion.txt", id);
+  top_name(&v, id, "lions shade", name);
+  ASSERT_STR_EQ(name, "lion.txt");
+  srv_stop(&v);
+}
+
 #define TESTS(X)                                                               \
   X(datasets_can_be_created_listed_fetched_and_deleted)                        \
   X(text_document_is_indexed_then_found_by_every_search_method)                \
@@ -890,5 +1032,6 @@ TEST(thirty_two_clients_query_during_a_thousand_document_ingest) {
   X(malformed_requests_get_json_errors_with_the_right_status)                  \
   X(retrieve_during_a_long_ingest_answers_from_the_last_committed_state)       \
   X(concurrent_retrieves_from_four_threads_all_succeed_and_are_counted)        \
-  X(thirty_two_clients_query_during_a_thousand_document_ingest)
+  X(thirty_two_clients_query_during_a_thousand_document_ingest)                \
+  X(served_dataset_follows_a_watched_folder_and_takes_uploads_too)
 TEST_MAIN(TESTS)
