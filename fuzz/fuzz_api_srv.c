@@ -87,6 +87,10 @@ const fuzz_api_resp *fuzz_api_call(const char *method, const char *path,
   snprintf(resp.ctype, sizeof resp.ctype, "%s", t ? t : "");
   if (!resp.body)
     on_body((char *)"", 0, 0, NULL);
+  /* FUZZ_API_TRACE=1: one line per request, to see what seeds reach. */
+  if (getenv("FUZZ_API_TRACE"))
+    fprintf(stderr, "%s %s -> %ld %.200s\n", method, path, resp.status,
+            resp.body);
   return &resp;
 }
 
