@@ -58,7 +58,8 @@ static rag_status cfg_str(const cJSON *s, const char *k, const char *given,
 
 /* Fills s->o and the owned strings: explicit opts, then config, then
 ** defaults. */
-static rag_status resolve_opts(api_server *s, const api_opts *o, rag_err *err) {
+static rag_status resolve_opts(api_server *s, const api_opts *o,
+                               double guard[3], rag_err *err) {
   cJSON *root = NULL;
   const char *sj = s->cfg->sections_json;
   if (sj)
@@ -81,6 +82,15 @@ static rag_status resolve_opts(api_server *s, const api_opts *o, rag_err *err) {
     rc = cfg_num(sec, "max_body_bytes", 1024, 1 << 30, &body, err);
   if (!rc)
     rc = cfg_num(sec, "max_upload_bytes", 1024, 1e12, &upload, err);
+  /* Slow senders (api_guard.c): headers within 20 s, a body within 20 s
+  ** plus 1 s per 500 bytes (mod_reqtimeout's defaults). */
+  guard[0] = 20, guard[1] = 20, guard[2] = 500;
+  if (!rc)
+    rc = cfg_num(sec, "header_timeout_s", 1, 3600, &guard[0], err);
+  if (!rc)
+    rc = cfg_num(sec, "body_timeout_s", 1, 3600, &guard[1], err);
+  if (!rc)
+    rc = cfg_num(sec, "body_min_rate", 1, 1e9, &guard[2], err);
   if (!rc)
     rc = cfg_str(sec, "host", o->host, "127.0.0.1", &s->host, err);
   if (!rc)
@@ -243,12 +253,26 @@ static int ext_error(api_req *r, int status, int code, const char *msg) {
   return api_reply_json(r, status, o);
 }
 
+/* Replaces each byte of an invalid UTF-8 sequence with '?' in place, so a
+** message that quotes a client's path or value stays valid JSON text. */
+static void utf8_scrub(char *s) {
+  size_t n = strlen(s), i = 0;
+  while (i < n) {
+    size_t bad = rag_utf8_first_invalid(s + i, n - i);
+    if (bad >= n - i)
+      return;
+    s[i + bad] = '?';
+    i += bad + 1;
+  }
+}
+
 int api_error(api_req *r, int status, const char *code, const char *fmt, ...) {
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  utf8_scrub(msg);
   cJSON *o = cJSON_CreateObject();
   if (r->route && (r->route->flags & API_ROUTE_OPENAI)) {
     cJSON *e = cJSON_AddObjectToObject(o, "error");
@@ -299,6 +323,17 @@ cJSON *api_body_json(api_req *r) {
   if (bad < n) {
     api_error(r, 400, "invalid_utf8", "invalid UTF-8 at byte %zu", bad);
     return NULL;
+  }
+  /* cJSON skips every byte <= 0x20 as space and keeps raw control bytes
+  ** in strings; RFC 8259 allows only tab, LF, CR and space outside
+  ** strings and no raw control byte inside one. */
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)b[i];
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+      api_error(r, 400, "invalid_json",
+                "malformed JSON at byte %zu (control character)", i);
+      return NULL;
+    }
   }
   const char *end = NULL;
   cJSON *j = cJSON_ParseWithLengthOpts(b, n, &end, 0);
@@ -389,6 +424,13 @@ static enum MHD_Result upload_iter(void *cls, enum MHD_ValueKind kind,
   return MHD_YES;
 }
 
+/* An upload's file name is only a label (the bytes go to a temp file),
+** but one with a directory part is either a client bug or an attack on a
+** tool that later trusts the name: refused, as Dify refuses "/" and "\". */
+static int base_name_ok(const char *n) {
+  return *n && !strpbrk(n, "/\\") && strcmp(n, ".") && strcmp(n, "..");
+}
+
 static void req_free(api_req *r) {
   if (!r)
     return;
@@ -413,7 +455,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
   api_server *s = cls;
   api_req *r = *con_cls;
-  (void)c, (void)toe;
+  (void)toe;
+  api_guard_request_done(s->guard, c);
   if (!r)
     return;
   api_metrics_observe(s, r->route_idx, r->status ? r->status : 500,
@@ -505,6 +548,28 @@ static size_t content_length(api_req *r, int *known) {
   return *known ? (size_t)n : 0;
 }
 
+static enum MHD_Result arg_utf8(void *cls, enum MHD_ValueKind kind,
+                                const char *key, const char *value) {
+  int *bad = cls;
+  (void)kind;
+  if ((key && !rag_utf8_valid(key, strlen(key))) ||
+      (value && !rag_utf8_valid(value, strlen(value))))
+    *bad = 1;
+  return MHD_YES;
+}
+
+/* RFC 9110 5.1: a field name is a token (MHD lets ": v" through). */
+static enum MHD_Result header_name(void *cls, enum MHD_ValueKind kind,
+                                   const char *key, const char *value) {
+  int *bad = cls;
+  (void)kind, (void)value;
+  if (!key || !*key ||
+      key[strspn(key, "!#$%&'*+-.^_`|~0123456789"
+                      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")])
+    *bad = 1;
+  return MHD_YES;
+}
+
 /* First call for a request: route, authorize, check the declared size.
 ** Returns 1 when a reply is already decided (an error). */
 static int req_begin(api_req *r, char *allow, size_t allowsz) {
@@ -512,6 +577,21 @@ static int req_begin(api_req *r, char *allow, size_t allowsz) {
     r->status = 204; /* CORS preflight */
     return 1;
   }
+  /* Paths and query strings are UTF-8 after percent-decoding; anything
+  ** else would reach ids, names and messages as bytes no JSON can carry. */
+  int bad = !rag_utf8_valid(r->method, strlen(r->method)) ||
+            !rag_utf8_valid(r->path, strlen(r->path));
+  MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, arg_utf8, &bad);
+  int badh = 0;
+  MHD_get_connection_values(r->conn, MHD_HEADER_KIND, header_name, &badh);
+  if (badh)
+    return api_error(r, 400, "invalid_header",
+                     "a header field name is empty or not a token"),
+           1;
+  if (bad)
+    return api_error(r, 400, "invalid_utf8",
+                     "the request path or query string is not valid UTF-8"),
+           1;
   int known_path;
   r->route_idx = route_find(r, &known_path, allow, allowsz);
   if (r->route_idx < 0) {
@@ -573,6 +653,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     r->route_idx = -1;
     r->up_fd = -1;
     r->t0 = rag_now();
+    api_guard_body_start(s->guard, conn);
     r->arena = rag_arena_new(64u << 20);
     rag_buf_init(&r->body, s->o.max_body);
     rag_buf_init(&r->up_data, UPLOAD_DATA_CAP);
@@ -587,8 +668,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
       const char *expect =
           MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
       if (!known || cl == 0 || expect ||
-          cl > r->srv->o.max_upload + DRAIN_EXTRA)
+          cl > r->srv->o.max_upload + DRAIN_EXTRA) {
+        api_guard_body_done(s->guard, conn);
         return send_reply(r, allow);
+      }
     }
     return MHD_YES;
   }
@@ -599,6 +682,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   if (*upload_size) {
     size_t n = *upload_size;
     *upload_size = 0;
+    api_guard_body_bytes(s->guard, conn, n);
     if (r->status) {
       /* An error is decided: drain the body, but not forever. */
       r->up_bytes += n;
@@ -620,11 +704,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     return MHD_YES;
   }
   /* The whole body is in. */
+  api_guard_body_done(s->guard, conn);
   if (!r->status) {
     if (r->up_err == 2)
       api_error(r, 400, "invalid_param", "malformed multipart/form-data body");
     else if (r->up_err)
       api_error(r, 500, "internal_error", "cannot store the upload");
+    else if (r->up_name && !base_name_ok(r->up_name))
+      api_error(r, 400, "invalid_param",
+                "file name must be a plain name, without a directory part "
+                "(/, \\, . or ..)");
     else
       r->route->fn(r);
   }
@@ -654,6 +743,37 @@ static rag_status bind_addr(api_server *s, struct sockaddr_storage *ss,
   return RAG_OK;
 }
 
+static int hexval(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decoding of the path and query arguments, as MHD's own except
+** that %00 stays as the three characters: a decoded NUL would cut the
+** path short ("/v1/datasets%00/x" read as "/v1/datasets"). Returns the
+** new length; s is decoded in place. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+  (void)cls, (void)c;
+  size_t o = 0;
+  for (size_t i = 0; s[i]; i++) {
+    int hi, lo;
+    if (s[i] == '%' && (hi = hexval(s[i + 1])) >= 0 &&
+        (lo = hexval(s[i + 2])) >= 0 && (hi | lo) != 0) {
+      s[o++] = (char)(hi * 16 + lo);
+      i += 2;
+    } else {
+      s[o++] = s[i];
+    }
+  }
+  s[o] = '\0';
+  return o;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
   char line[512];
   (void)cls;
@@ -673,7 +793,10 @@ rag_status api_open(const rag_cfg *cfg, const api_opts *o, api_server **out,
     return rag_fail(err, RAG_NOMEM, "server: out of memory");
   s->cfg = cfg;
   s->stop_pipe[0] = s->stop_pipe[1] = -1;
-  rag_status rc = resolve_opts(s, o ? o : &def, err);
+  double guard[3];
+  rag_status rc = resolve_opts(s, o ? o : &def, guard, err);
+  if (!rc)
+    rc = api_guard_open(guard[0], guard[1], guard[2], &s->guard, err);
   if (!rc)
     rc = api_auth_load(cfg, &s->auth, err);
   if (!rc && s->auth.n == 0 && strcmp(s->host, "127.0.0.1") != 0) {
@@ -720,7 +843,13 @@ rag_status api_open(const rag_cfg *cfg, const api_opts *o, api_server **out,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.conn_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->o.header_mem,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, api_guard_notify, s->guard,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+        /* RFC 9112 strictly: Host required, CRLF line ends, no folding,
+        ** no space before ':' (request smuggling and cache poisoning
+        ** feed on lenient parsers). */
+        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_END);
     if (!s->d)
       rc = rag_fail(err, RAG_IO, "server: cannot listen on %s:%d", s->host,
                     s->o.port);
@@ -769,6 +898,7 @@ void api_close(api_server *s) {
     return;
   if (s->d)
     MHD_stop_daemon(s->d); /* joins the workers: no handler runs after */
+  api_guard_close(s->guard);
   api_kbs_close(s->kbs);
   api_llm_close(s);
   api_auth_free(&s->auth);
