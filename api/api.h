@@ -42,7 +42,10 @@ typedef struct api_opts {
 
 /* All zero: everything from the config or the defaults. Config keys in
 ** "server": host, port, data_dir, threads, connection_limit,
-** connection_timeout_s, max_body_bytes, max_upload_bytes, cors_origin. */
+** connection_timeout_s, max_body_bytes, max_upload_bytes, cors_origin,
+** and the slow-sender deadlines header_timeout_s (20: all headers within
+** it), body_timeout_s (20) and body_min_rate (500: the body deadline
+** grows 1 s per that many bytes received). */
 api_opts api_opts_default(void);
 
 /* Opens the data directory (creating it), loads the datasets and API keys,
