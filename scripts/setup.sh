@@ -9,7 +9,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libsqlite3-dev libfaiss-dev libopenblas-dev liblapack-dev
       libcjson-dev libcurl4-openssl-dev libmicrohttpd-dev libpcre2-dev
-      poppler-utils python3 wrk clang libclang-rt-14-dev)
+      poppler-utils python3 wrk curl jq clang libclang-rt-14-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do
