@@ -16,10 +16,11 @@ secs=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  for f in fuzz/fuzz_*.c; do
+  # The harnesses: files that define the fuzz entry point (fuzz_main.c
+  # only declares it; fuzz_net.c and fuzz_api_srv.c are helpers).
+  for f in $(grep -l '^int LLVMFuzzerTestOneInput' fuzz/fuzz_*.c); do
     t=${f#fuzz/fuzz_}
-    t=${t%.c}
-    [ "$t" = main ] || targets+=("$t")
+    targets+=("${t%.c}")
   done
 fi
 
