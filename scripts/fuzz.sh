@@ -18,7 +18,7 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   # The harnesses: files that define the fuzz entry point (fuzz_main.c
   # only declares it; fuzz_net.c and fuzz_api_srv.c are helpers).
-  for f in $(grep -l '^int LLVMFuzzerTestOneInput' fuzz/fuzz_*.c); do
+  for f in $(grep -l '^int LLVMFuzzerTestOneInput(.*) {' fuzz/fuzz_*.c); do
     t=${f#fuzz/fuzz_}
     targets+=("${t%.c}")
   done
