@@ -345,7 +345,7 @@ cJSON *api_answer_resources(api_answer *j) {
   for (size_t i = 0; i < j->po.nsources; i++) {
     const ret_hit *h = &j->hits[j->po.source_rank[i]];
     char doc[40] = "", sid[40];
-    api_doc_id_of(h->source, doc);
+    api_doc_id_any(h->source, doc);
     segment_id(j->ds_id, h->chunk_id, sid);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "position", j->po.sources[i].index);

@@ -134,6 +134,9 @@ rag_status api_kb_docs(api_kb *k, rag_arena *a, api_doc_info **docs, size_t *n,
 rag_status api_kb_delete_doc(api_kb *k, const char *doc_id, rag_err *err);
 /* The document id of a chunk's source path; 0 when it is none of ours. */
 int api_doc_id_of(const char *source, char out[40]);
+/* The document id of any chunk source: ours (api_doc_id_of), else a
+** watched file's, derived from its path. */
+void api_doc_id_any(const char *source, char out[40]);
 /* A fresh uuid v4 (from getrandom). */
 void api_uuid4(char out[40]);
 int api_is_uuid(const char *s);

@@ -18,6 +18,7 @@
 ** deleted dataset, removes its directory). */
 #include "api/api_kbs_int.h"
 
+#include "core/rag_hash.h"
 #include "core/rag_log.h"
 #include "ingest/ing.h"
 
@@ -84,6 +85,15 @@ int api_doc_id_of(const char *source, char out[40]) {
   memcpy(out, p + 6, 36);
   out[36] = '\0';
   return api_is_uuid(out);
+}
+
+void api_doc_id_any(const char *source, char out[40]) {
+  if (api_doc_id_of(source, out))
+    return;
+  char hex[65]; /* a watched file: a stable id from its path */
+  rag_sha256_hex(source ? source : "", source ? strlen(source) : 0, hex);
+  snprintf(out, 40, "%.8s-%.4s-5%.3s-b%.3s-%.12s", hex, hex + 8, hex + 12,
+           hex + 16, hex + 20);
 }
 
 static int rm_cb(const char *p, const struct stat *st, int flag,

@@ -9,7 +9,6 @@
 ** the dataset): the dataset's document list names them by file name. */
 #include "api/api_kbs_int.h"
 
-#include "core/rag_hash.h"
 #include "core/rag_log.h"
 #include "index/kb_rename.h"
 
@@ -89,10 +88,7 @@ static void relist(api_wat *head, api_kb *k) {
     for (size_t i = 0; i < nr; i++) {
       api_doc_info *o = &v[n++];
       const char *src = rows[i].source;
-      char hex[65];
-      rag_sha256_hex(src, strlen(src), hex);
-      snprintf(o->id, sizeof(o->id), "%.8s-%.4s-5%.3s-b%.3s-%.12s", hex,
-               hex + 8, hex + 12, hex + 16, hex + 20);
+      api_doc_id_any(src, o->id);
       o->source = rag_arena_strdup(a, src);
       o->name = rag_arena_strdup(a, strlen(src) > skip ? src + skip : src);
       o->meta_json = "{}";
