@@ -396,9 +396,10 @@ static int check_conditions(api_req *r, const cJSON *mc) {
   const cJSON *lo = cJSON_GetObjectItemCaseSensitive(mc, "logical_operator");
   const cJSON *cs = cJSON_GetObjectItemCaseSensitive(mc, "conditions");
   if (!cJSON_IsObject(mc) ||
-      (lo && (!cJSON_IsString(lo) || (strcmp(lo->valuestring, "and") &&
-                                      strcmp(lo->valuestring, "or")))) ||
-      (cs && !cJSON_IsArray(cs)))
+      (lo && !cJSON_IsNull(lo) &&
+       (!cJSON_IsString(lo) ||
+        (strcmp(lo->valuestring, "and") && strcmp(lo->valuestring, "or")))) ||
+      (cs && !cJSON_IsArray(cs) && !cJSON_IsNull(cs)))
     return api_error(r, 400, "invalid_param",
                      "metadata_condition: {\"logical_operator\": \"and\"|"
                      "\"or\", \"conditions\": [...]}"),
@@ -422,7 +423,8 @@ static int check_conditions(api_req *r, const cJSON *mc) {
 static int eval_conditions(const cJSON *mc, const cJSON *meta) {
   const cJSON *cs = cJSON_GetObjectItemCaseSensitive(mc, "conditions");
   const cJSON *lo = cJSON_GetObjectItemCaseSensitive(mc, "logical_operator");
-  int any = lo && !strcmp(lo->valuestring, "or");
+  /* Dify's MetadataCondition.model_dump() writes null for an unset list. */
+  int any = cJSON_IsString(lo) && !strcmp(lo->valuestring, "or");
   if (!cs || !cs->child)
     return 1;
   const cJSON *c;

@@ -1022,6 +1022,187 @@ TEST(served_dataset_follows_a_watched_folder_and_takes_uploads_too) {
   srv_stop(&v);
 }
 
+/* ---- Dify registering and using ragd as an external knowledge base ----
+** The bytes below are what Dify's api/services/external_knowledge_service.py
+** sends through httpx: check_endpoint_and_api_key() POSTs to
+** {endpoint}/retrieval with only the Authorization header and no body, and
+** refuses the endpoint on 502, 404 or 403; fetch_external_knowledge_retrieval()
+** POSTs json.dumps({"retrieval_setting": {"top_k", "score_threshold"},
+** "query", "knowledge_id"[, "metadata_condition"]}) (Python's separators
+** and \u escapes; top_k is null when the app set none; score_threshold is
+** 0.0 unless enabled) and keeps `records` only from a 200. Dify then sets
+** metadata["score"] and metadata["title"] on each record, dropping those
+** whose metadata is null. */
+
+/* Sends raw bytes, reads one whole response (Content-Length framed). */
+static int raw_exchange(srv *v, const char *bytes, char *body, size_t cap) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)v->port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  size_t n = strlen(bytes);
+  ASSERT_EQ(write(fd, bytes, n), (ssize_t)n);
+  static char buf[1 << 16];
+  size_t got = 0;
+  long want = -1;
+  char *hend = NULL;
+  while (got < sizeof(buf) - 1) {
+    ssize_t k = read(fd, buf + got, sizeof(buf) - 1 - got);
+    if (k <= 0)
+      break;
+    got += (size_t)k;
+    buf[got] = '\0';
+    if (!hend && (hend = strstr(buf, "\r\n\r\n"))) {
+      const char *cl = strcasestr(buf, "\r\nContent-Length:");
+      ASSERT(cl && cl < hend);
+      want = strtol(cl + 17, NULL, 10);
+    }
+    if (hend && (long)(got - (size_t)(hend + 4 - buf)) >= want)
+      break;
+  }
+  close(fd);
+  ASSERT(hend != NULL);
+  snprintf(body, cap, "%s", hend + 4);
+  return (int)strtol(buf + 9, NULL, 10);
+}
+
+static void dify_post(char *out, size_t cap, int port, const char *path,
+                      const char *key, const char *json) {
+  int n =
+      snprintf(out, cap,
+               "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: */*\r\n"
+               "Accept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n"
+               "User-Agent: python-httpx/0.27.2\r\n",
+               path, port);
+  if (json)
+    n += snprintf(out + n, cap - (size_t)n,
+                  "Content-Type: application/json\r\n");
+  snprintf(out + n, cap - (size_t)n,
+           "Authorization: Bearer %s\r\nContent-Length: %zu\r\n\r\n%s", key,
+           json ? strlen(json) : 0, json ? json : "");
+}
+
+/* What Dify's dataset retrieval does with a 200's records: every record
+** must carry string content, a 0..1 score, a title and an object metadata
+** (a null metadata would be dropped). Returns the number kept. */
+static int dify_keeps(const char *body, const char *want_title) {
+  cJSON *j = cJSON_Parse(body);
+  ASSERT(j != NULL);
+  const cJSON *recs = cJSON_GetObjectItem(j, "records");
+  ASSERT(cJSON_IsArray(recs));
+  int kept = 0, seen = 0;
+  const cJSON *rec;
+  cJSON_ArrayForEach(rec, recs) {
+    ASSERT(cJSON_IsString(cJSON_GetObjectItem(rec, "content")));
+    const cJSON *sc = cJSON_GetObjectItem(rec, "score");
+    ASSERT(cJSON_IsNumber(sc) && sc->valuedouble >= 0 && sc->valuedouble <= 1);
+    ASSERT(cJSON_IsString(cJSON_GetObjectItem(rec, "title")));
+    cJSON *md = cJSON_GetObjectItem(rec, "metadata");
+    if (!cJSON_IsObject(md))
+      continue;
+    cJSON_ReplaceItemInObject(md, "score", cJSON_CreateNumber(sc->valuedouble));
+    kept++;
+    seen |= want_title && !strcmp(jstr(rec, "title"), want_title);
+  }
+  ASSERT_EQ(kept, cJSON_GetArraySize(recs));
+  if (want_title)
+    ASSERT(seen);
+  cJSON_Delete(j);
+  return kept;
+}
+
+TEST(dify_registers_ragd_as_external_knowledge_and_retrieves_from_it) {
+  srv v;
+  srv_start(&v, NULL, 0);
+  char ds[40], b1[40], d1[40], b2[40], d2[40];
+  create_dataset(&v, "for dify", ds);
+  add_text(&v, ds, "tea.txt", TEA, "{\"category\":\"drink\",\"year\":2019}", b1,
+           d1);
+  add_text(&v, ds, "bread.txt",
+           "Sourdough bakes at 230 degrees for 45 minutes; the crust browns "
+           "and green tea is not involved.",
+           "{\"category\":\"food\",\"year\":2023}", b2, d2);
+  wait_done(&v, ds, b1);
+  wait_done(&v, ds, b2);
+  static char req_bytes[8192], body[1 << 16], json[2048];
+
+  /* 1. "Add External Knowledge API" in Dify: the endpoint check. */
+  dify_post(req_bytes, sizeof(req_bytes), v.port, "/retrieval", ADMIN, NULL);
+  int st = raw_exchange(&v, req_bytes, body, sizeof(body));
+  ASSERT(st != 502 && st != 404 && st != 403); /* Dify accepts the endpoint */
+  ASSERT_EQ(st, 400);
+  ASSERT_CONTAINS(body, "\"message\""); /* a JSON error body */
+  dify_post(req_bytes, sizeof(req_bytes), v.port, "/retrieval", "wrong-key",
+            NULL);
+  ASSERT_EQ(raw_exchange(&v, req_bytes, body, sizeof(body)), 403);
+  ASSERT_CONTAINS(body, "\"error_code\":1002");
+  /* A wrong endpoint (a trailing /v1 given to Dify) is a 404 it reports. */
+  dify_post(req_bytes, sizeof(req_bytes), v.port, "/v1/retrieval", ADMIN, NULL);
+  ASSERT_EQ(raw_exchange(&v, req_bytes, body, sizeof(body)), 404);
+
+  /* 2. A knowledge retrieval from a Dify app: top_k set, threshold off,
+  ** a non-ASCII query as Python's json.dumps escapes it. */
+  snprintf(json, sizeof(json),
+           "{\"retrieval_setting\": {\"top_k\": 3, \"score_threshold\": 0.0}, "
+           "\"query\": \"\\u7eff\\u8336 green tea temperature\", "
+           "\"knowledge_id\": \"%s\"}",
+           ds);
+  dify_post(req_bytes, sizeof(req_bytes), v.port, "/retrieval", ADMIN, json);
+  ASSERT_EQ(raw_exchange(&v, req_bytes, body, sizeof(body)), 200);
+  ASSERT(dify_keeps(body, "tea.txt") >= 1);
+
+  /* top_k null (no top_k in the app's retrieval settings). */
+  snprintf(json, sizeof(json),
+           "{\"retrieval_setting\": {\"top_k\": null, \"score_threshold\": "
+           "0.0}, \"query\": \"green tea\", \"knowledge_id\": \"%s\"}",
+           ds);
+  dify_post(req_bytes, sizeof(req_bytes), v.port, "/retrieval", ADMIN, json);
+  ASSERT_EQ(raw_exchange(&v, req_bytes, body, sizeof(body)), 200);
+  ASSERT_EQ(dify_keeps(body, NULL), 2);
+
+  /* Threshold enabled at 0.99: only near-perfect matches survive. */
+  snprintf(json, sizeof(json),
+           "{\"retrieval_setting\": {\"top_k\": 4, \"score_threshold\": "
+           "0.99}, \"query\": \"quantum chromodynamics\", \"knowledge_id\": "
+           "\"%s\"}",
+           ds);
+  dify_post(req_bytes, sizeof(req_bytes), v.port, "/retrieval", ADMIN, json);
+  ASSERT_EQ(raw_exchange(&v, req_bytes, body, sizeof(body)), 200);
+  ASSERT_EQ(dify_keeps(body, NULL), 0);
+
+  /* metadata_condition as MetadataCondition.model_dump() writes it. */
+  snprintf(json, sizeof(json),
+           "{\"retrieval_setting\": {\"top_k\": 4, \"score_threshold\": 0.0}, "
+           "\"query\": \"green tea\", \"knowledge_id\": \"%s\", "
+           "\"metadata_condition\": {\"logical_operator\": \"and\", "
+           "\"conditions\": [{\"name\": [\"category\"], "
+           "\"comparison_operator\": \"is\", \"value\": \"food\"}]}}",
+           ds);
+  dify_post(req_bytes, sizeof(req_bytes), v.port, "/retrieval", ADMIN, json);
+  ASSERT_EQ(raw_exchange(&v, req_bytes, body, sizeof(body)), 200);
+  ASSERT_EQ(dify_keeps(body, "bread.txt"), 1);
+  snprintf(json, sizeof(json),
+           "{\"retrieval_setting\": {\"top_k\": 4, \"score_threshold\": 0.0}, "
+           "\"query\": \"green tea\", \"knowledge_id\": \"%s\", "
+           "\"metadata_condition\": {\"logical_operator\": \"or\", "
+           "\"conditions\": null}}",
+           ds);
+  dify_post(req_bytes, sizeof(req_bytes), v.port, "/retrieval", ADMIN, json);
+  ASSERT_EQ(raw_exchange(&v, req_bytes, body, sizeof(body)), 200);
+  ASSERT_EQ(dify_keeps(body, NULL), 2);
+
+  /* An External Knowledge ID that names nothing: 404 with 2001. */
+  dify_post(req_bytes, sizeof(req_bytes), v.port, "/retrieval", ADMIN,
+            "{\"retrieval_setting\": {\"top_k\": 2, \"score_threshold\": 0.0}"
+            ", \"query\": \"tea\", \"knowledge_id\": \"no-such-kb\"}");
+  ASSERT_EQ(raw_exchange(&v, req_bytes, body, sizeof(body)), 404);
+  ASSERT_CONTAINS(body, "\"error_code\":2001");
+  srv_stop(&v);
+}
+
 #define TESTS(X)                                                               \
   X(datasets_can_be_created_listed_fetched_and_deleted)                        \
   X(text_document_is_indexed_then_found_by_every_search_method)                \
@@ -1033,5 +1214,6 @@ TEST(served_dataset_follows_a_watched_folder_and_takes_uploads_too) {
   X(retrieve_during_a_long_ingest_answers_from_the_last_committed_state)       \
   X(concurrent_retrieves_from_four_threads_all_succeed_and_are_counted)        \
   X(thirty_two_clients_query_during_a_thousand_document_ingest)                \
-  X(served_dataset_follows_a_watched_folder_and_takes_uploads_too)
+  X(served_dataset_follows_a_watched_folder_and_takes_uploads_too)             \
+  X(dify_registers_ragd_as_external_knowledge_and_retrieves_from_it)
 TEST_MAIN(TESTS)
