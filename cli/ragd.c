@@ -1,6 +1,7 @@
 /* cli/ragd.c -- main(): load the config, initialize the libraries once,
 ** dispatch to a subcommand from the static table. */
 #include "cli/cli.h"
+#include "cli/cli_dataset.h"
 #include "cli/cli_gateway.h"
 #include "cli/cli_serve.h"
 #include "cli/cli_watch.h"
@@ -25,6 +26,8 @@ static const cli_cmd commands[] = {
     {"rm", cmd_rm, "remove documents from a KB"},
     {"search", cmd_search, "rank a KB's chunks for a question"},
     {"eval", cmd_eval, "Recall@k, MRR@10, nDCG@10 on a BEIR dataset"},
+    {"dataset", cmd_dataset,
+     "convert SMART/TREC collections to BEIR; check one"},
     {"compare", cmd_compare,
      "embedding models side by side: quality, cost, latency, significance"},
     {"serve", cmd_serve, "HTTP API (Dify-compatible) over a data folder"},

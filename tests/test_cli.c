@@ -330,6 +330,47 @@ TEST(search_during_a_long_ingest_sees_the_last_committed_state) {
   free(kb);
 }
 
+/* A SMART collection and TREC qrels become a BEIR folder that `ragd
+** dataset check` passes and `ragd eval` scores: the relevant document of
+** each query is the one that shares its words. */
+TEST(smart_collection_converts_to_beir_and_evaluates) {
+  char *docs = tmp_path("med.all"), *qry = tmp_path("med.qry");
+  char *rel = tmp_path("med.rel"), *out = tmp_path("beir");
+  write_file(docs, ".I 1\n.W\nCrystalline lens proteins change with age in "
+                   "the human eye.\n.I 2\n.W\nRenal tubules reabsorb sodium "
+                   "under aldosterone control.\n.I 3\n.W\nFetal heart rate "
+                   "monitoring during labor detects distress.\n");
+  write_file(qry, ".I 1\n.W\nlens proteins aging eye\n.I 2\n.W\nsodium "
+                  "reabsorption kidney tubules aldosterone\n");
+  write_file(rel, "1 0 1 1\n2 0 2 1\n");
+  cli_result r =
+      CLI_RUN("dataset", "convert", "--smart-docs", docs, "--smart-queries",
+              qry, "--qrels", rel, "--qrels-format", "trec", "--out", out);
+  if (r.status != 0)
+    TEST_FAILF("convert: %s", r.err);
+  cli_free(&r);
+  r = CLI_RUN("dataset", "check", out);
+  ASSERT_EQ(r.status, 0);
+  ASSERT_CONTAINS(r.out, "3 documents");
+  cli_free(&r);
+  r = CLI_RUN("eval", "--dataset", out, "--mode", "fulltext", "--json");
+  if (r.status != 0)
+    TEST_FAILF("eval: %s", r.err);
+  cJSON *j = cJSON_Parse(r.out);
+  ASSERT(j);
+  char *txt = cJSON_PrintUnformatted(j);
+  ASSERT_CONTAINS(txt, "\"mrr@10\":1");
+  free(txt);
+  cJSON_Delete(j);
+  cli_free(&r);
+  /* Output is not overwritten without --force. */
+  r = CLI_RUN("dataset", "convert", "--smart-docs", docs, "--smart-queries",
+              qry, "--qrels", rel, "--out", out);
+  ASSERT_EQ(r.status, 1);
+  cli_free(&r);
+  free(docs), free(qry), free(rel), free(out);
+}
+
 #define TESTS(X)                                                               \
   X(ingest_sample_finds_every_format_by_its_content)                           \
   X(search_json_scores_are_normalized_to_unit_range)                           \
@@ -340,5 +381,6 @@ TEST(search_during_a_long_ingest_sees_the_last_committed_state) {
   X(binary_and_invalid_files_are_skipped_with_a_reason)                        \
   X(usage_errors_exit_2_and_missing_kb_exits_1)                                \
   X(fts_operators_in_a_query_never_fail)                                       \
-  X(search_during_a_long_ingest_sees_the_last_committed_state)
+  X(search_during_a_long_ingest_sees_the_last_committed_state)                 \
+  X(smart_collection_converts_to_beir_and_evaluates)
 TEST_MAIN(TESTS)
