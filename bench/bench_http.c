@@ -265,7 +265,7 @@ static int read_ready(work *w) {
   line[strcspn(line, "\r\n")] = '\0';
   if (!ok || !api_is_uuid(line))
     return -1;
-  snprintf(w->id, sizeof(w->id), "%s", line);
+  snprintf(w->id, sizeof(w->id), "%.36s", line);
   return 0;
 }
 
@@ -396,6 +396,10 @@ static rag_status server_start(const opts *o, const work *w, server *s,
     argv[n++] = threads;
   }
   argv[n] = NULL;
+  /* Emptied here, not only by the child: a line left by an earlier run
+  ** must not be read as this server's port. */
+  if (write_text(w->log, ""))
+    return rag_fail(err, RAG_IO, "bench: cannot write %s", w->log);
   fflush(NULL);
   s->pid = fork();
   if (s->pid < 0)
@@ -432,6 +436,40 @@ static rag_status server_start(const opts *o, const work *w, server *s,
   }
   return rag_fail(err, RAG_TIMEOUT, "bench: ragd serve did not start; see %s",
                   w->log);
+}
+
+/* CPU time (utime + stime, clock ticks) of process pid; -1 if unknown. */
+static long long cpu_ticks(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+  if (f)
+    fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+  unsigned long long ut, st;
+  if (!p || sscanf(p + 2,
+                   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
+                   "%llu",
+                   &ut, &st) != 2)
+    return -1;
+  return (long long)(ut + st);
+}
+
+/* When wrk stops, the server still works through the requests it has
+** read (64 slow full-text queries take the server tens of seconds): wait
+** until it uses under 2% of a core, so the next series, HTTP or
+** in-process, does not share the machine with that backlog. */
+static void server_wait_idle(const server *s) {
+  long long prev = cpu_ticks(s->pid);
+  for (int i = 0; prev >= 0 && i < 2400; i++) { /* at most 10 minutes */
+    usleep(250 * 1000);
+    long long now = cpu_ticks(s->pid);
+    if (now < 0 || (now - prev) * 4 < sysconf(_SC_CLK_TCK) / 50 + 1)
+      return;
+    prev = now;
+  }
 }
 
 static void server_stop(server *s) {
@@ -541,7 +579,7 @@ static rag_status sanity(const server *sv, const work *w, const series *s,
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 600L);
     if (curl_easy_perform(c) == CURLE_OK)
       curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
   }
@@ -589,7 +627,9 @@ static void perf_stop(pid_t p) {
 
 /* Runs wrk for `seconds` against the series' endpoint and reads the
 ** WRK_JSON line of the script's done(). The whole output goes to
-** DIR/wrk-<key>.txt. */
+** DIR/wrk-<key>.txt. wrk's timeout (2 s by default) is set past the
+** series' end: a slow reply is then a slow latency, not a "timeout"
+** error dropped from the percentiles. */
 static rag_status run_wrk(const opts *o, const work *w, const server *sv,
                           const series *s, const char *bodies, int seconds,
                           figs *f, rag_err *err) {
@@ -597,10 +637,10 @@ static rag_status run_wrk(const opts *o, const work *w, const server *sv,
   path_of(s, w->id, path, sizeof(path));
   snprintf(txt, sizeof(txt), "%s/wrk-%s.txt", w->dir, s->key);
   snprintf(cmd, sizeof(cmd),
-           "'%s' -t%d -c%d -d%ds --latency -s '%s' "
+           "'%s' -t%d -c%d -d%ds --timeout %ds --latency -s '%s' "
            "'http://127.0.0.1:%d%s' -- '%s' 2>&1",
-           o->wrk, o->threads, o->connections, seconds, LUA_SCRIPT, sv->port,
-           path, bodies);
+           o->wrk, o->threads, o->connections, seconds, 2 * seconds + 2,
+           LUA_SCRIPT, sv->port, path, bodies);
   fflush(NULL);
   FILE *p = popen(cmd, "r");
   FILE *t = fopen(txt, "w");
@@ -841,14 +881,18 @@ static rag_status run_series(const opts *o, const work *w, const server *sv,
     if (write_bodies(w, s, bodies, sizeof(bodies)))
       return rag_fail(err, RAG_IO, "bench: cannot write %s", bodies);
     rc = sanity(sv, w, s, err);
+    if (rc)
+      break;
     fprintf(stderr, "bench: %s: HTTP\n", s->label);
-    if (!rc)
-      rc = run_wrk(o, w, sv, s, bodies, WARMUP_S, &warm, err);
+    rc = run_wrk(o, w, sv, s, bodies, WARMUP_S, &warm, err);
+    server_wait_idle(sv);
     pid_t perf = rc ? -1 : perf_start(o, w, sv, s);
     if (!rc)
       rc = run_wrk(o, w, sv, s, bodies, o->seconds, &r->f[i], err);
     perf_stop(perf);
-    fprintf(stderr, "bench: %s: in-process\n", s->label);
+    server_wait_idle(sv);
+    if (!rc)
+      fprintf(stderr, "bench: %s: in-process\n", s->label);
     if (!rc)
       rc = run_inproc(k, w, cfg, s, r->server_threads, WARMUP_S, &warm, err);
     if (!rc)
