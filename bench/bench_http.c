@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -58,6 +59,7 @@
 
 typedef struct opts {
   const char *out, *dataset, *ragd, *wrk;
+  const char *only; /* --series: comma-separated keys; NULL = all */
   int keep, seconds, connections, threads, server_threads, replicas;
   int json, perf;
 } opts;
@@ -66,7 +68,7 @@ static const char usage[] =
     "usage: bench_http [--out DIR] [--keep] [--seconds N] [--connections N]\n"
     "                  [--threads N] [--server-threads N] [--json]\n"
     "                  [--dataset DIR] [--replicas N] [--ragd PATH]\n"
-    "                  [--wrk PATH] [--perf]\n"
+    "                  [--wrk PATH] [--perf] [--series LIST]\n"
     "  --out DIR            corpus, data directory, logs and figures\n"
     "                       (default " DEFAULT_OUT ")\n"
     "  --keep               reuse the KB already built in DIR\n"
@@ -81,7 +83,9 @@ static const char usage[] =
     "  --ragd PATH          the ragd binary (default: the one built here)\n"
     "  --wrk PATH           wrk (default: wrk on PATH)\n"
     "  --perf               perf record -g the server during each HTTP\n"
-    "                       series into DIR/perf-<series>.data\n";
+    "                       series into DIR/perf-<series>.data\n"
+    "  --series LIST        run only these, comma-separated: retrieve_hybrid,\n"
+    "                       retrieve_semantic, retrieve_full_text, retrieval\n";
 
 static int parse_int(const char *s, int lo, int hi, int *out) {
   int64_t v;
@@ -105,6 +109,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
       {"ragd", required_argument, 0, 'R'},
       {"wrk", required_argument, 0, 'w'},
       {"perf", no_argument, 0, 'p'},
+      {"series", required_argument, 0, 'S'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   memset(o, 0, sizeof(*o));
@@ -153,6 +158,9 @@ static int parse_opts(int argc, char **argv, opts *o) {
       break;
     case 'p':
       o->perf = 1;
+      break;
+    case 'S':
+      o->only = optarg;
       break;
     case 'h':
       fputs(usage, stdout);
@@ -503,12 +511,26 @@ static const series all_series[] = {
 };
 #define NSERIES (sizeof(all_series) / sizeof(all_series[0]))
 
+/* 1 when --series names key (or was not given). */
+static int wanted(const opts *o, const char *key) {
+  size_t n = strlen(key);
+  for (const char *p = o->only; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : 0)
+    if (!strncmp(p, key, n) && (p[n] == ',' || p[n] == '\0'))
+      return 1;
+  return o->only == NULL;
+}
+
 typedef struct figs {
+  int ran; /* the series was selected and measured */
   /* HTTP (wrk) */
   double rps, p50, p90, p99, mean; /* latencies in ms */
   int64_t requests, errors;
   /* in-process */
   double qps, ip50, ip99;
+  /* CPU time per request, microseconds: the server process over the
+  ** timed wrk run, wrk itself, and this process over the in-process run.
+  ** Unlike req/s, these hardly move with the machine's load. */
+  double cpu_srv, cpu_wrk, cpu_in;
   int64_t queries, ierrors;
 } figs;
 
@@ -599,6 +621,11 @@ static rag_status sanity(const server *sv, const work *w, const series *s,
   return rc;
 }
 
+static double ru_seconds(const struct rusage *r) {
+  return (double)r->ru_utime.tv_sec + r->ru_utime.tv_usec / 1e6 +
+         (double)r->ru_stime.tv_sec + r->ru_stime.tv_usec / 1e6;
+}
+
 static pid_t perf_start(const opts *o, const work *w, const server *sv,
                         const series *s) {
   char out[2400], pid[16];
@@ -642,6 +669,8 @@ static rag_status run_wrk(const opts *o, const work *w, const server *sv,
            o->wrk, o->threads, o->connections, seconds, 2 * seconds + 2,
            LUA_SCRIPT, sv->port, path, bodies);
   fflush(NULL);
+  struct rusage ru0, ru1;
+  getrusage(RUSAGE_CHILDREN, &ru0);
   FILE *p = popen(cmd, "r");
   FILE *t = fopen(txt, "w");
   if (!p) {
@@ -658,6 +687,8 @@ static rag_status run_wrk(const opts *o, const work *w, const server *sv,
       j = cJSON_Parse(line + 9);
   }
   int st = pclose(p);
+  getrusage(RUSAGE_CHILDREN, &ru1);
+  double wrk_s = ru_seconds(&ru1) - ru_seconds(&ru0);
   if (t)
     fclose(t);
   if (!j)
@@ -668,6 +699,7 @@ static rag_status run_wrk(const opts *o, const work *w, const server *sv,
 #define NUM(k) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, k))
   double dur = NUM("duration_us") / 1e6;
   f->requests = (int64_t)NUM("requests");
+  f->cpu_wrk = f->requests ? wrk_s * 1e6 / (double)f->requests : 0;
   f->rps = dur > 0 ? (double)f->requests / dur : 0;
   f->p50 = NUM("p50_us") / 1000;
   f->p90 = NUM("p90_us") / 1000;
@@ -738,6 +770,8 @@ static rag_status run_inproc(api_kb *k, const work *w, const rag_cfg *cfg,
   q.rerank = 0;
   q.top_k = TOP_K;
   q.mode = s->mode;
+  struct rusage ru0, ru1;
+  getrusage(RUSAGE_SELF, &ru0);
   double t0 = rag_now();
   int started = 0;
   for (int i = 0; i < nthreads; i++) {
@@ -768,6 +802,10 @@ static rag_status run_inproc(api_kb *k, const work *w, const rag_cfg *cfg,
     bench_series_free(&ps[i].lat);
   }
   f->qps = wall > 0 ? (double)f->queries / wall : 0;
+  getrusage(RUSAGE_SELF, &ru1);
+  f->cpu_in = f->queries ? (ru_seconds(&ru1) - ru_seconds(&ru0)) * 1e6 /
+                               (double)f->queries
+                         : 0;
   f->ip50 = bench_pct(&all, 50);
   f->ip99 = bench_pct(&all, 99);
   bench_series_free(&all);
@@ -819,9 +857,19 @@ static void print_table(const report *r) {
          "ratio", "p50 diff");
   for (size_t i = 0; i < NSERIES; i++) {
     const figs *f = &r->f[i];
-    printf("%-20s %8.0f %8.2f %8.2f %7lld | %8.0f %8.2f %8.2f | %7.2f %8.2f\n",
+    if (!f->ran)
+      continue;
+    printf("%-20s %8.0f %8.2f %8.2f %7lld | %8.0f %8.2f %8.2f | %6.2f %8.2f\n",
            all_series[i].label, f->rps, f->p50, f->p99, (long long)f->errors,
            f->qps, f->ip50, f->ip99, ratio(f->rps, f->qps), f->p50 - f->ip50);
+  }
+  printf("\n%-20s %12s %12s %12s %8s\n", "CPU us per request", "ragd serve",
+         "wrk", "in-process", "ratio");
+  for (size_t i = 0; i < NSERIES; i++) {
+    const figs *f = &r->f[i];
+    if (f->ran)
+      printf("%-20s %12.0f %12.0f %12.0f %8.2f\n", all_series[i].label,
+             f->cpu_srv, f->cpu_wrk, f->cpu_in, ratio(f->cpu_srv, f->cpu_in));
   }
   printf("\nerrors: wrk's socket errors (connect, read, write, timeout) plus "
          "replies with a status above 399; in-process errors: %lld\n",
@@ -847,6 +895,8 @@ static cJSON *json_of(const report *r) {
   cJSON *ss = cJSON_AddObjectToObject(o, "series");
   for (size_t i = 0; i < NSERIES; i++) {
     const figs *f = &r->f[i];
+    if (!f->ran)
+      continue;
     cJSON *x = cJSON_AddObjectToObject(ss, all_series[i].key);
     cJSON *h = cJSON_AddObjectToObject(x, "http");
     cJSON_AddNumberToObject(h, "requests", (double)f->requests);
@@ -856,12 +906,15 @@ static cJSON *json_of(const report *r) {
     cJSON_AddNumberToObject(h, "p99_ms", f->p99);
     cJSON_AddNumberToObject(h, "mean_ms", f->mean);
     cJSON_AddNumberToObject(h, "errors", (double)f->errors);
+    cJSON_AddNumberToObject(h, "server_cpu_us_per_request", f->cpu_srv);
+    cJSON_AddNumberToObject(h, "wrk_cpu_us_per_request", f->cpu_wrk);
     cJSON *p = cJSON_AddObjectToObject(x, "in_process");
     cJSON_AddNumberToObject(p, "queries", (double)f->queries);
     cJSON_AddNumberToObject(p, "q_per_s", f->qps);
     cJSON_AddNumberToObject(p, "p50_ms", f->ip50);
     cJSON_AddNumberToObject(p, "p99_ms", f->ip99);
     cJSON_AddNumberToObject(p, "errors", (double)f->ierrors);
+    cJSON_AddNumberToObject(p, "cpu_us_per_query", f->cpu_in);
     cJSON_AddNumberToObject(x, "http_over_in_process", ratio(f->rps, f->qps));
     cJSON_AddNumberToObject(x, "p50_diff_ms", f->p50 - f->ip50);
   }
@@ -878,6 +931,8 @@ static rag_status run_series(const opts *o, const work *w, const server *sv,
     const series *s = &all_series[i];
     char bodies[2400];
     figs warm;
+    if (!wanted(o, s->key))
+      continue;
     if (write_bodies(w, s, bodies, sizeof(bodies)))
       return rag_fail(err, RAG_IO, "bench: cannot write %s", bodies);
     rc = sanity(sv, w, s, err);
@@ -887,8 +942,13 @@ static rag_status run_series(const opts *o, const work *w, const server *sv,
     rc = run_wrk(o, w, sv, s, bodies, WARMUP_S, &warm, err);
     server_wait_idle(sv);
     pid_t perf = rc ? -1 : perf_start(o, w, sv, s);
+    long long t0 = cpu_ticks(sv->pid);
     if (!rc)
       rc = run_wrk(o, w, sv, s, bodies, o->seconds, &r->f[i], err);
+    long long t1 = cpu_ticks(sv->pid);
+    if (r->f[i].requests && t0 >= 0 && t1 >= t0)
+      r->f[i].cpu_srv = (double)(t1 - t0) * 1e6 / (double)sysconf(_SC_CLK_TCK) /
+                        (double)r->f[i].requests;
     perf_stop(perf);
     server_wait_idle(sv);
     if (!rc)
@@ -898,6 +958,7 @@ static rag_status run_series(const opts *o, const work *w, const server *sv,
     if (!rc)
       rc = run_inproc(k, w, cfg, s, r->server_threads, o->seconds, &r->f[i],
                       err);
+    r->f[i].ran = !rc;
   }
   return rc;
 }
