@@ -646,7 +646,7 @@ static double served(const server *sv, const series *s) {
     char *nl = strchr(l, '\n');
     if (nl)
       *nl = '\0';
-    const char *end = strchr(l, '}');
+    const char *end = strrchr(l, '}'); /* the labels may hold {id} */
     if (!strncmp(l, key, sizeof(key) - 1) && end && strstr(l, want) &&
         strstr(l, want) < end)
       total += strtod(end + 1, NULL);
