@@ -408,7 +408,8 @@ static void close_tag(hx *h, tag_kind k) {
       /* Empty heading: take the marker back out. */
       h->out->len = h->hmark;
       h->out->data[h->out->len] = '\0';
-    } else if (h->heading == 1 && !h->h1) {
+    } else if (h->heading == 1 && !h->h1 && h->out->len > h->htext) {
+      /* (out->len == htext here when the cap stopped the heading's text) */
       h->h1 =
           rag_strndup(h->out->data + h->htext + 1, h->out->len - h->htext - 1);
     }
