@@ -9,7 +9,10 @@
 # clean; new inputs accumulate there across runs). Prints per harness the
 # executions, exec/s and crashes; a crashing input is left in
 # build-fuzz/crashes/ and the script exits 1.
-# Env: FUZZ_JOBS (make -j, default 2), CC/CXX (default clang/clang++).
+# Env: FUZZ_JOBS (make -j, default 2), CC/CXX (default clang/clang++),
+# FUZZ_SEED (libFuzzer -seed; CI sets 1 so its runs repeat). On a crash the
+# sanitizer report and the input (base64) are printed, since CI's clone is
+# gone afterwards.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
@@ -66,7 +69,8 @@ for t in "${targets[@]}"; do
   log=$dir/logs/$t.log
   nice "$dir/fuzz/fuzz_$t" "$corpus" -max_total_time="$secs" \
     -max_len="$(max_len "$t")" -timeout=30 -rss_limit_mb=3072 \
-    -print_final_stats=1 -artifact_prefix="$dir/crashes/$t-" >"$log" 2>&1
+    -print_final_stats=1 -artifact_prefix="$dir/crashes/$t-" \
+    ${FUZZ_SEED:+-seed="$FUZZ_SEED"} >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
@@ -83,6 +87,12 @@ for t in "${targets[@]}"; do
   if [ $rc -ne 0 ]; then
     grep -m1 -E '^==[0-9]+==ERROR|runtime error|invariant failed|Test unit written' "$log" | sed 's/^/  /'
     grep -E 'Test unit written to' "$log" | sed 's/^/  /'
+    # CI deletes its clone: keep the report and the input in the output.
+    grep -m1 -A 25 -E '^==[0-9]+==ERROR|runtime error' "$log" | sed 's/^/  | /'
+    for a in "$dir"/crashes/"$t"-*; do
+      [ -f "$a" ] && [ "$(stat -c %s "$a")" -le 65536 ] &&
+        echo "  input (base64 -d > fuzz/regress/$t/NAME): $(base64 -w0 "$a")"
+    done
     echo "  log: $log"
   fi
 done
