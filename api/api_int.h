@@ -107,8 +107,9 @@ void api_kbs_close(api_kbs *r); /* drains the writer; NULL ok */
 /* New dataset; RAG_BADARG "exists" when the name is taken. *out ref'd. */
 rag_status api_kbs_create(api_kbs *r, const char *name, const char *desc,
                           api_kb **out, rag_err *err);
-api_kb *api_kbs_get(api_kbs *r, const char *id); /* ref'd or NULL */
-void api_kb_release(api_kb *k);                  /* NULL ok */
+api_kb *api_kbs_get(api_kbs *r, const char *id);       /* ref'd or NULL */
+api_kb *api_kbs_by_name(api_kbs *r, const char *name); /* ref'd or NULL */
+void api_kb_release(api_kb *k);                        /* NULL ok */
 /* All datasets, newest first, ref'd; free the array, release each. */
 rag_status api_kbs_list(api_kbs *r, api_kb ***out, size_t *n);
 rag_status api_kbs_delete(api_kbs *r, const char *id, rag_err *err);

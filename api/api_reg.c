@@ -279,6 +279,19 @@ static int newest_first(const void *a, const void *b) {
   return strcmp(x->id, y->id);
 }
 
+api_kb *api_kbs_by_name(api_kbs *r, const char *name) {
+  api_kb *k = NULL;
+  pthread_mutex_lock(&r->mu);
+  for (size_t i = 0; i < r->n && name; i++)
+    if (r->kbs[i]->name && !strcmp(r->kbs[i]->name, name)) {
+      k = r->kbs[i];
+      atomic_fetch_add(&k->refs, 1);
+      break;
+    }
+  pthread_mutex_unlock(&r->mu);
+  return k;
+}
+
 rag_status api_kbs_list(api_kbs *r, api_kb ***out, size_t *n) {
   pthread_mutex_lock(&r->mu);
   *n = 0;

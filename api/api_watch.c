@@ -169,22 +169,9 @@ void api_watch_close_all(api_kbs *r) {
 /* The dataset named name, ref'd; created when there is none. */
 static rag_status dataset_named(api_kbs *r, const char *name, api_kb **out,
                                 rag_err *err) {
-  api_kb **all = NULL;
-  size_t n = 0;
-  rag_status rc = api_kbs_list(r, &all, &n);
-  if (rc)
-    return rag_fail(err, rc, "out of memory");
-  *out = NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (!*out && all[i]->name && !strcmp(all[i]->name, name))
-      *out = all[i];
-    else
-      api_kb_release(all[i]);
-  }
-  free(all);
-  if (*out)
+  if ((*out = api_kbs_by_name(r, name)) != NULL)
     return RAG_OK;
-  rc = api_kbs_create(r, name, "", out, err);
+  rag_status rc = api_kbs_create(r, name, "", out, err);
   if (!rc)
     rag_log(RAG_LOG_INFO, "created dataset %s (%s) for a watched folder", name,
             (*out)->id);
