@@ -19,6 +19,7 @@
 ** change, so searches keep running while a rebuild reads SQLite and
 ** builds the new index on the side. */
 #include "index/kb_vec.h"
+#include "index/faiss_simd.h"
 #include "index/kb_vec_int.h"
 
 #include "core/rag_hash.h"
@@ -191,6 +192,30 @@ static rag_status plan_factory(kb_vec *v, const char *f, rag_err *err) {
   return RAG_OK;
 }
 
+/* RAGD_FAISS_SIMD=0 (or "off") keeps FAISS's stock objects and search
+** path: how the speed-up is measured against the old code in one run.
+** Read once: the environment is the process's configuration. */
+static int simd_env = 1;
+static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
+
+static void simd_read_env(void) {
+  const char *e = getenv("RAGD_FAISS_SIMD");
+  simd_env = !(e && (strcmp(e, "0") == 0 || strcmp(e, "off") == 0));
+}
+
+static int simd_on(void) {
+  pthread_once(&simd_once, simd_read_env);
+  return simd_env;
+}
+
+/* Gives idx's flat inner-product storage AVX2 distances (index/faiss_simd.h)
+** unless RAGD_FAISS_SIMD is off. Other index types are left as they are.
+** Caller excludes searches on idx (it is new, or held under rw). */
+static void simd_install(FaissIndex *idx) {
+  if (simd_on())
+    faiss_simd_install(idx, 0);
+}
+
 static rag_status new_index(const char *desc, int dim, FaissIndex **out,
                             rag_err *err) {
   *out = NULL;
@@ -264,6 +289,7 @@ static rag_status build_index(const kb_vec *v, const int64_t *ids,
   if (rc)
     return rc;
   *staging = 0;
+  simd_install(idx); /* before add: HNSW's graph build uses it too */
   if (!faiss_Index_is_trained(idx)) {
     if ((int64_t)n < v->min_train) {
       faiss_Index_free(idx);
@@ -271,6 +297,7 @@ static rag_status build_index(const kb_vec *v, const int64_t *ids,
       rc = new_index(STAGING_FACTORY, v->dim, &idx, err);
       if (rc)
         return rc;
+      simd_install(idx);
       *staging = 1;
     } else {
       rag_log(RAG_LOG_INFO, "kb_vec: %s: training %s on %zu vectors",
@@ -508,6 +535,7 @@ rag_status kb_vec_open(kb *k, const char *model, int dim, const kb_vec_opts *o,
 
   char why[320];
   if (kb_vec_load_file(v, gen, why, sizeof(why)) == 0) {
+    simd_install(v->idx); /* read_index made a stock IndexFlatIP */
     if (!needs_rebuild(v)) {
       *out = v;
       return RAG_OK;
@@ -730,10 +758,15 @@ rag_status kb_vec_search(kb_vec *v, const float *q, size_t k, int64_t *ids,
     kq = ntotal;
   float *d = kq > 0 ? malloc((size_t)kq * sizeof(*d)) : NULL;
   idx_t *lab = kq > 0 ? malloc((size_t)kq * sizeof(*lab)) : NULL;
+  char ferr[256];
   if (kq > 0 && (!d || !lab))
     rc = rag_fail(err, RAG_NOMEM, "kb_vec: out of memory");
-  else if (kq > 0 && faiss_Index_search(target, 1, qn, kq, d, lab))
+  else if (kq > 0 && !simd_on() &&
+           faiss_Index_search(target, 1, qn, kq, d, lab))
     rc = kb_vec_faiss_fail(err, "search");
+  else if (kq > 0 && simd_on() &&
+           faiss_simd_search(target, 1, qn, kq, d, lab, ferr, sizeof(ferr)))
+    rc = rag_fail(err, RAG_IO, "kb_vec: search: %s", ferr);
   for (int64_t i = 0; !rc && i < kq && *n < k; i++) {
     if (lab[i] < 0 || (idm && kb_vec_tomb_has(v, lab[i])))
       continue; /* -1 pads when a type finds fewer than kq */

@@ -11,6 +11,11 @@
 ** and on search), ids = chunk rowids. Index types that cannot remove in
 ** place (HNSW) get tombstones filtered at search time; once tombstones pass
 ** tombstone_ratio of the total the index is rebuilt from SQLite.
+** Distances: flat inner-product storage (IDMap2,Flat; HNSW's) is swapped
+** for index/faiss_simd.h's AVX2 one after every build or load, and single
+** queries on HNSW go through faiss_simd_search. The environment variable
+** RAGD_FAISS_SIMD=0 (read once per process) keeps FAISS's stock objects
+** and search path instead. Files are the same either way.
 ** Ownership: kb_vec_open/kb_vec_close; the kb handle must outlive the kb_vec
 **            and is used only inside kb_vec_open/kb_vec_rebuild.
 ** Threads:   searches may run concurrently; add/remove/save/rebuild are

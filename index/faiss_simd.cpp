@@ -1,0 +1,271 @@
+// index/faiss_simd.cpp -- AVX2+FMA inner products for FAISS's flat storage
+// (see faiss_simd.h for the contract).
+//
+// Divisions of this file:
+//   1. The kernels: AVX2+FMA inner product, CPU check
+//   2. The distance computer and the IndexFlatIP subclass
+//   3. C interface: install, search
+//
+// Kept apart from faiss_capi.cpp on purpose: that file is only the C-API
+// shim, and CMake drops it when the system has a libfaiss_c. This file is
+// built either way, against FAISS's C++ headers.
+#include "index/faiss_simd.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/impl/DistanceComputer.h>
+#include <faiss/utils/Heap.h>
+#include <faiss/utils/distances.h>
+
+#include <cstdio>
+#include <exception>
+#include <memory>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define FAISS_SIMD_X86 1
+#endif
+
+namespace {
+
+using idx_t = faiss::Index::idx_t;
+
+// ==== 1. The kernels ====
+
+#ifdef FAISS_SIMD_X86
+// Four independent accumulators hide the FMA latency (4 cycles, 2 per
+// cycle on current cores); 1,024 dims are 32 iterations.
+__attribute__((target("avx2,fma"))) float ip_avx2(const float *x,
+                                                  const float *y, size_t d) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= d; i += 32) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8),
+                         a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16),
+                         _mm256_loadu_ps(y + i + 16), a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24),
+                         _mm256_loadu_ps(y + i + 24), a3);
+  }
+  for (; i + 8 <= d; i += 8)
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+  __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+  float r = _mm_cvtss_f32(h);
+  for (; i < d; i++)
+    r += x[i] * y[i];
+  return r;
+}
+
+bool cpu_ok() {
+  static const bool ok =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+}
+#else
+float ip_avx2(const float *x, const float *y, size_t d) {
+  return faiss::fvec_inner_product(x, y, d);
+}
+bool cpu_ok() {
+  return false;
+}
+#endif
+
+// ==== 2. Distance computer and IndexFlatIP subclass ====
+
+// Inner product times sign: +1 for the storage's own computer (what
+// FAISS's FlatIPDis returns), -1 for the HNSW walk, which wants "smaller is
+// closer" (FAISS wraps its computer in a NegativeDistanceComputer for that;
+// folding the sign in saves a virtual call per distance).
+struct SimdIPComputer : faiss::FlatCodesDistanceComputer {
+  size_t d;
+  const float *xb;
+  const float *q = nullptr;
+  float sign;
+
+  SimdIPComputer(const faiss::IndexFlat &s, float sign)
+      : faiss::FlatCodesDistanceComputer(s.codes.data(), s.code_size),
+        d((size_t)s.d), xb(s.get_xb()), sign(sign) {}
+
+  void set_query(const float *x) override {
+    q = x;
+  }
+  float distance_to_code(const uint8_t *code) override {
+    return sign * ip_avx2(q, (const float *)code, d);
+  }
+  float symmetric_dis(idx_t i, idx_t j) override {
+    return sign * ip_avx2(xb + i * d, xb + j * d, d);
+  }
+};
+
+// Negates another computer: the scalar HNSW path, as FAISS does it.
+struct NegatedComputer : faiss::DistanceComputer {
+  std::unique_ptr<faiss::DistanceComputer> base;
+  explicit NegatedComputer(faiss::DistanceComputer *b) : base(b) {}
+  void set_query(const float *x) override {
+    base->set_query(x);
+  }
+  float operator()(idx_t i) override {
+    return -(*base)(i);
+  }
+  float symmetric_dis(idx_t i, idx_t j) override {
+    return -base->symmetric_dis(i, j);
+  }
+};
+
+// FAISS's write_index finds an IndexFlat by dynamic_cast and writes "IxFI"
+// for the inner-product metric, so this subclass is saved as a plain
+// IndexFlatIP and read back as one (kb_vec installs it again after reading).
+struct IndexFlatSimdIP : faiss::IndexFlatIP {
+  bool scalar; // FAISS's own code: forced, or the CPU lacks AVX2+FMA
+
+  IndexFlatSimdIP(idx_t d, bool force_scalar)
+      : faiss::IndexFlatIP(d), scalar(force_scalar || !cpu_ok()) {}
+
+  faiss::FlatCodesDistanceComputer *
+  get_FlatCodesDistanceComputer() const override {
+    if (scalar)
+      return faiss::IndexFlatIP::get_FlatCodesDistanceComputer();
+    return new SimdIPComputer(*this, 1.0f);
+  }
+
+  // Small batches only: from 20 queries on FAISS uses BLAS (sgemm), which
+  // is vectorized already. Selectors and other params go to FAISS too.
+  void search(idx_t n, const float *x, idx_t k, float *distances, idx_t *labels,
+              const faiss::SearchParameters *params) const override {
+    if (scalar || params || n >= faiss::distance_compute_blas_threshold ||
+        k <= 0) {
+      faiss::IndexFlatIP::search(n, x, k, distances, labels, params);
+      return;
+    }
+    const float *xb = get_xb();
+    for (idx_t qi = 0; qi < n; qi++) {
+      const float *q = x + qi * d;
+      float *D = distances + qi * k;
+      idx_t *I = labels + qi * k;
+      faiss::minheap_heapify(k, D, I);
+      for (idx_t j = 0; j < ntotal; j++) {
+        float ip = ip_avx2(q, xb + j * d, (size_t)d);
+        if (ip > D[0])
+          faiss::minheap_replace_top(k, D, I, ip, j);
+      }
+      faiss::minheap_reorder(k, D, I);
+    }
+  }
+};
+
+// The slot that holds idx's flat storage, or nullptr: the sub-index of an
+// IDMap, the storage of an HNSW, or the storage of an IDMap's HNSW. Only
+// slots whose container owns the object (own_fields): we delete it.
+faiss::Index **flat_slot(faiss::Index *ix) {
+  if (auto *m = dynamic_cast<faiss::IndexIDMap *>(ix)) {
+    if (!m->own_fields)
+      return nullptr;
+    if (dynamic_cast<faiss::IndexFlat *>(m->index))
+      return &m->index;
+    ix = m->index;
+  }
+  if (auto *h = dynamic_cast<faiss::IndexHNSW *>(ix))
+    return h->own_fields && h->storage ? &h->storage : nullptr;
+  return nullptr;
+}
+
+} // namespace
+
+// ==== 3. C interface ====
+
+extern "C" int faiss_simd_cpu_ok(void) {
+  return cpu_ok() ? 1 : 0;
+}
+
+extern "C" int faiss_simd_install(FaissIndex *idx, int force_scalar) {
+  try {
+    faiss::Index **slot = flat_slot(reinterpret_cast<faiss::Index *>(idx));
+    if (!slot)
+      return 0;
+    if (auto *own = dynamic_cast<IndexFlatSimdIP *>(*slot)) {
+      own->scalar = force_scalar || !cpu_ok();
+      return 1;
+    }
+    auto *old = dynamic_cast<faiss::IndexFlat *>(*slot);
+    if (!old || old->metric_type != faiss::METRIC_INNER_PRODUCT)
+      return 0;
+    auto *nf = new IndexFlatSimdIP(old->d, force_scalar != 0);
+    nf->codes.swap(old->codes); // the vectors move over, no copy
+    nf->ntotal = old->ntotal;
+    nf->is_trained = old->is_trained;
+    nf->verbose = old->verbose;
+    *slot = nf;
+    delete old;
+    return 1;
+  } catch (const std::exception &) {
+    return 0; // only new can throw here; the index is unchanged
+  }
+}
+
+extern "C" int faiss_simd_active(const FaissIndex *idx) {
+  faiss::Index **slot = flat_slot(
+      const_cast<faiss::Index *>(reinterpret_cast<const faiss::Index *>(idx)));
+  auto *own = slot ? dynamic_cast<IndexFlatSimdIP *>(*slot) : nullptr;
+  return own && !own->scalar ? 1 : 0;
+}
+
+namespace {
+
+// One query on an HNSW, on this thread: what IndexHNSW::search does for each
+// query inside its OpenMP region (heapify, HNSW::search, reorder, negate
+// for the inner product), minus the region and the per-call visited table.
+void hnsw_search_one(const faiss::IndexHNSW &h, const float *x, idx_t k,
+                     float *D, idx_t *I) {
+  thread_local std::unique_ptr<faiss::VisitedTable> vt;
+  if (!vt || vt->visited.size() < (size_t)h.ntotal)
+    vt.reset(new faiss::VisitedTable((int)h.ntotal));
+  vt->advance(); // flags from an earlier search (maybe another index) stale
+  auto *own = dynamic_cast<const IndexFlatSimdIP *>(h.storage);
+  std::unique_ptr<faiss::DistanceComputer> dis;
+  if (own && !own->scalar)
+    dis.reset(new SimdIPComputer(*own, -1.0f));
+  else
+    dis.reset(new NegatedComputer(h.storage->get_distance_computer()));
+  dis->set_query(x);
+  faiss::maxheap_heapify(k, D, I);
+  h.hnsw.search(*dis, (int)k, I, D, *vt);
+  faiss::maxheap_reorder(k, D, I);
+  for (idx_t i = 0; i < k; i++)
+    D[i] = -D[i];
+}
+
+} // namespace
+
+extern "C" int faiss_simd_search(const FaissIndex *idx, idx_t n, const float *x,
+                                 idx_t k, float *distances, idx_t *labels,
+                                 char *err, size_t nerr) {
+  try {
+    auto *ix = reinterpret_cast<const faiss::Index *>(idx);
+    auto *map = dynamic_cast<const faiss::IndexIDMap *>(ix);
+    auto *h = dynamic_cast<const faiss::IndexHNSW *>(map ? map->index : ix);
+    if (n != 1 || k <= 0 || !h || !h->storage ||
+        h->metric_type != faiss::METRIC_INNER_PRODUCT ||
+        h->storage->metric_type != faiss::METRIC_INNER_PRODUCT ||
+        h->reconstruct_from_neighbors) {
+      ix->search(n, x, k, distances, labels);
+      return 0;
+    }
+    hnsw_search_one(*h, x, k, distances, labels);
+    if (map)
+      for (idx_t i = 0; i < k; i++)
+        if (labels[i] >= 0)
+          labels[i] = map->id_map[(size_t)labels[i]];
+    return 0;
+  } catch (const std::exception &e) {
+    if (err && nerr)
+      snprintf(err, nerr, "%s", e.what());
+    return -1;
+  }
+}
