@@ -64,29 +64,38 @@ static void on_sigint(int sig) {
 }
 
 typedef struct ui {
-  cli_progress bar;
+  cli_bars bars; /* the phase's stage bars */
   int json, tty;
 } ui;
 
-static void ui_stage(void *ctx, const char *name, const char *what) {
+/* A phase ends with its bars drawn once more in their final state and
+** left on screen, so the scrollback shows every combination's stages. */
+static void ui_stage(void *ctx, const char *name, const char *what,
+                     const char *const *bars, size_t nbars) {
   ui *u = ctx;
-  cli_progress_end(&u->bar);
-  if (!name)
+  cli_bars_draw(&u->bars, 1, rag_now());
+  cli_bars_break(&u->bars);
+  if (!name) {
+    u->bars.n = 0;
     return;
+  }
   if (!u->json)
     fprintf(stderr, "ragd compare: %s %s\n", name, what);
-  cli_progress_begin(&u->bar, u->tty && !u->json, name);
+  cli_bars_begin(&u->bars, u->tty && !u->json, stderr, bars, nbars);
 }
 
-static void ui_progress(void *ctx, double frac, double seconds,
-                        const char *counts, double rate, const char *unit) {
+static void ui_progress(void *ctx, size_t bar, int64_t done, int64_t total,
+                        int exact, const char *unit, const char *note) {
   ui *u = ctx;
-  cli_progress_draw(&u->bar, frac, seconds, counts, rate, unit);
+  double now = rag_now();
+  cli_bars_update(&u->bars, bar, done, total, exact, unit, note ? note : "",
+                  now);
+  cli_bars_draw(&u->bars, 0, now);
 }
 
 static void ui_notice(void *ctx, const char *msg) {
   ui *u = ctx;
-  cli_progress_end(&u->bar);
+  cli_bars_break(&u->bars);
   fprintf(stderr, "ragd compare: %s\n", msg);
 }
 
@@ -375,7 +384,7 @@ int cmd_compare(int argc, char **argv, const cli_env *env) {
 
   eval_cmp *cmp = NULL;
   rag_status rc = eval_cmp_run(&o, &cmp, &err);
-  cli_progress_end(&u.bar);
+  cli_bars_break(&u.bars);
   sigaction(SIGINT, &old, NULL);
   for (size_t i = 0; i < nr; i++)
     free((char *)reranks[i]);

@@ -586,23 +586,52 @@ typedef struct kb_run {
   const eval_cmp_opts *o;
   meter *m;
   bill prior;
-  double started;
+  int metered; /* m counts what reaches a remote provider */
+  /* The index bar as last reported, re-sent with the document counts
+  ** that on_ing_progress learns after each document. */
+  int64_t idx_done, idx_total;
+  int idx_exact;
+  char idx_note[64];
 } kb_run;
+
+/* The ingest phase's bars, in the order of ing_stage. */
+static const char *const ingest_bars[ING_NSTAGES] = {"chunk", "embed", "index"};
+static const char *const query_bars[1] = {"query"};
+
+static void on_ing_stage(void *ctx, ing_stage st, int64_t done, int64_t total,
+                         int exact) {
+  kb_run *kr = ctx;
+  if (!kr->o->progress)
+    return;
+  char note[64] = "";
+  const char *n = NULL;
+  if (st == ING_STAGE_EMBED && kr->metered) {
+    /* The others came from the KB's embedding cache. */
+    snprintf(note, sizeof(note), "sent %lld", (long long)kr->m->chunks);
+    n = note;
+  } else if (st == ING_STAGE_INDEX) {
+    kr->idx_done = done;
+    kr->idx_total = total;
+    kr->idx_exact = exact;
+    n = kr->idx_note;
+  }
+  kr->o->progress(kr->o->ctx, (size_t)st, done, total, exact, "chunks", n);
+}
 
 static void on_ing_progress(void *ctx, const ing_summary *s) {
   kb_run *kr = ctx;
   if (!kr->o->progress)
     return;
-  double frac =
-      s->bytes_total > 0
-          ? (double)s->bytes_done / (double)s->bytes_total
-          : (s->files_total > 0 ? (double)s->files_done / s->files_total : 0);
-  char counts[128];
-  snprintf(counts, sizeof(counts), "docs %lld  chunks %lld  embedded %lld",
-           (long long)s->files_done, (long long)s->chunks_added,
-           (long long)(kr->m ? kr->m->chunks : s->chunks_added));
-  double rate = s->seconds > 0 ? (double)s->chunks_added / s->seconds : 0;
-  kr->o->progress(kr->o->ctx, frac, s->seconds, counts, rate, "chunks");
+  if (s->docs_unchanged)
+    snprintf(kr->idx_note, sizeof(kr->idx_note), "%lld docs, %lld unchanged",
+             (long long)s->files_done, (long long)s->docs_unchanged);
+  else
+    snprintf(kr->idx_note, sizeof(kr->idx_note), "%lld docs",
+             (long long)s->files_done);
+  if (s->files_done == 0)
+    return; /* the run's opening call: no stage has started */
+  kr->o->progress(kr->o->ctx, ING_STAGE_INDEX, kr->idx_done, kr->idx_total,
+                  kr->idx_exact, "chunks", kr->idx_note);
 }
 
 static void on_ing_notice(void *ctx, const char *source, rag_status code,
@@ -623,18 +652,15 @@ static int on_stop(void *ctx) {
 
 static void on_query_progress(void *ctx, size_t done, size_t total) {
   kb_run *kr = ctx;
-  if (!kr->o->progress)
-    return;
-  char counts[64];
-  snprintf(counts, sizeof(counts), "queries %zu/%zu", done, total);
-  double el = rag_now() - kr->started;
-  kr->o->progress(kr->o->ctx, total ? (double)done / total : 1, el, counts,
-                  el > 0 ? done / el : 0, "q");
+  if (kr->o->progress)
+    kr->o->progress(kr->o->ctx, 0, (int64_t)done, (int64_t)total, 1, "queries",
+                    NULL);
 }
 
-static void stage(const eval_cmp_opts *o, const char *name, const char *what) {
+static void stage(const eval_cmp_opts *o, const char *name, const char *what,
+                  const char *const *bars, size_t nbars) {
   if (o->stage)
-    o->stage(o->ctx, name, what);
+    o->stage(o->ctx, name, what, bars, nbars);
 }
 
 static void fail_row(eval_cmp_row *r, size_t index, const char *msg) {
@@ -683,7 +709,10 @@ static rag_status run_kb(const eval_cmp_opts *o, eval_cmp *c,
   ing_kb *k = NULL;
   rag_err e;
   rag_err_clear(&e);
-  kb_run kr = {o, NULL, bill_load(bpath), rag_now()};
+  kb_run kr;
+  memset(&kr, 0, sizeof(kr));
+  kr.o = o;
+  kr.prior = bill_load(bpath);
   rag_status rc = ing_kb_open(&cfg, kbdir, &ko, &k, &e);
   if (!rc)
     rc = meter_install(k, &kr.m, &e);
@@ -697,6 +726,7 @@ static rag_status run_kb(const eval_cmp_opts *o, eval_cmp *c,
   meter local;
   memset(&local, 0, sizeof(local));
   meter *m = kr.m ? kr.m : &local;
+  kr.metered = m != &local;
   kr.m = m;
   int priced;
   double price;
@@ -720,15 +750,16 @@ static rag_status run_kb(const eval_cmp_opts *o, eval_cmp *c,
   ing_run_opts ro;
   memset(&ro, 0, sizeof(ro));
   ro.progress = on_ing_progress;
+  ro.stage = on_ing_stage;
   ro.notice = on_ing_notice;
   ro.stop = on_stop;
   ro.ctx = &kr;
   ro.no_jobs = 1;
   ing_summary sum;
   memset(&sum, 0, sizeof(sum));
-  stage(o, "ingest", r0->label);
+  stage(o, "ingest", r0->label, ingest_bars, ING_NSTAGES);
   rc = eval_ingest(k, ds, &ro, &sum, &e);
-  stage(o, NULL, NULL);
+  stage(o, NULL, NULL, NULL, 0);
   bill b = kr.prior;
   if (m == &local) {
     /* Unmetered: the ingest rate (chunk + embed + index) stands in for
@@ -796,10 +827,10 @@ static rag_status run_kb(const eval_cmp_opts *o, eval_cmp *c,
     m->tokens = 0;
     eval_run_opts eo = {on_query_progress, on_stop, &kr};
     eval_acc *acc = NULL;
-    kr.started = rag_now();
-    stage(o, "query", r->label);
+    stage(o, "query", r->label, query_bars, 1);
+    on_query_progress(&kr, 0, eval_dataset_nevaluated(ds));
     rc = eval_run_queries_ex(k, rr, ds, &q, &c->ks, &eo, &acc, &e);
-    stage(o, NULL, NULL);
+    stage(o, NULL, NULL, NULL, 0);
     rr_close(rr);
     r->query_tokens = m->q_tokens;
     r->cost_usd = (double)(b.tokens + m->q_tokens) * price / 1e6;

@@ -74,14 +74,21 @@ typedef struct eval_cmp_opts {
   unsigned long iterations; /* randomization test; 0 = default */
   uint64_t seed;
   int force; /* ignore finished rows: recompute (KBs still reused) */
-  /* Callbacks, each may be NULL. stage: a stage begins (name "ingest" or
-  ** "query"; what = the row label) or ends (name NULL). progress: frac in
-  ** [0, 1], seconds since the stage began, counts as text, rate in
-  ** units/s. notice: a one-line message for the user. stop: polled between
+  /* Callbacks, each may be NULL. stage: a phase begins (name "ingest" or
+  ** "query"; what = the row label; bars = the names of the phase's
+  ** progress bars, in order: "chunk", "embed", "index" for an ingest,
+  ** "query" for queries) or ends (name and bars NULL, nbars 0). progress:
+  ** bar number `bar` of the phase has done of total units (unit "chunks"
+  ** or "queries"; total 0 with exact 0 = not known yet); an ingest's
+  ** total is an estimate (exact 0) until every document is chunked (see
+  ** ingest/ing.h ing_stage_fn); note: extra text ("1400 docs", "sent 64")
+  ** or NULL. A bar's first call of a phase marks when its stage started.
+  ** notice: a one-line message for the user. stop: polled between
   ** documents and between queries. */
-  void (*stage)(void *ctx, const char *name, const char *what);
-  void (*progress)(void *ctx, double frac, double seconds, const char *counts,
-                   double rate, const char *unit);
+  void (*stage)(void *ctx, const char *name, const char *what,
+                const char *const *bars, size_t nbars);
+  void (*progress)(void *ctx, size_t bar, int64_t done, int64_t total,
+                   int exact, const char *unit, const char *note);
   void (*notice)(void *ctx, const char *msg);
   int (*stop)(void *ctx);
   void *ctx;

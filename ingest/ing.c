@@ -69,6 +69,13 @@ typedef struct run {
   int64_t *job_start, *job_count; /* the files of job j: [start, +count) */
   size_t njobs;
   double last_progress;
+  /* Stages (ing_stage_fn): chunks through each; the input chunked so far
+  ** (every document, whatever its outcome) for the estimate of the total;
+  ** input_end: no input follows the batch being processed; chunked_all:
+  ** all input is chunked, the total is exact. */
+  int64_t staged[ING_NSTAGES];
+  int64_t in_bytes, in_docs;
+  int input_end, chunked_all;
 } run;
 
 static void pending_free(pending *p) {
@@ -118,6 +125,33 @@ static void event(run *r, ing_outcome what, const char *source, int64_t count,
     return;
   ing_event ev = {what, source, NULL, count, code, msg};
   r->o->on_event(r->o->ctx, &ev);
+}
+
+/* The chunks the run will produce: exact once all input is chunked, else
+** the chunks so far scaled by the share of the input they came from. */
+static int64_t stage_total(const run *r) {
+  int64_t c = r->staged[ING_STAGE_CHUNK];
+  if (r->chunked_all || c == 0)
+    return c;
+  double f = 0;
+  if (r->sum->bytes_total > 0)
+    f = (double)r->in_bytes / (double)r->sum->bytes_total;
+  else if (r->sum->files_total > 0)
+    f = (double)r->in_docs / (double)r->sum->files_total;
+  if (!(f > 0) || f >= 1)
+    return c; /* a file grew since it was sized: nothing better known */
+  double t = (double)c / f + 0.5;
+  return t > (double)c ? (int64_t)t : c;
+}
+
+static void stage_report(run *r, ing_stage st) {
+  if (r->o->stage)
+    r->o->stage(r->o->ctx, st, r->staged[st], stage_total(r), r->chunked_all);
+}
+
+const char *ing_stage_name(ing_stage st) {
+  static const char *const names[ING_NSTAGES] = {"chunk", "embed", "index"};
+  return (unsigned)st < ING_NSTAGES ? names[st] : "?";
 }
 
 static int stop_requested(run *r) {
@@ -418,10 +452,16 @@ static rag_status embed_batch(run *r, batch *b, float **out, rag_err *err) {
   size_t step = (size_t)r->k->cfg->embedding.batch;
   if (step < 1)
     step = 1;
+  if (!rc)
+    stage_report(r, ING_STAGE_EMBED);
   for (size_t off = 0; !rc && off < total; off += step) {
     size_t m = total - off < step ? total - off : step;
     rc = ing_embed_texts(r->k->kb, r->k->emb, (const char *const *)texts + off,
                          m, EMB_DOCUMENT, vecs + off * (size_t)dim, NULL, err);
+    if (!rc) {
+      r->staged[ING_STAGE_EMBED] += (int64_t)m;
+      stage_report(r, ING_STAGE_EMBED);
+    }
   }
   for (size_t i = 0; i < total; i++)
     free(texts[i]);
@@ -452,21 +492,19 @@ static void file_failed(run *r, const pending *p) {
     rag_log(RAG_LOG_WARN, "jobs: %s", e.msg);
 }
 
-static rag_status process_batch(run *r, batch *b, rag_err *err) {
+/* Hashes, checks against the store, loads and chunks items [from, to):
+** the chunk stage of one slice of a batch. */
+static rag_status chunk_slice(run *r, batch *b, size_t from, size_t to,
+                              rag_err *err) {
   rag_status rc = RAG_OK;
-  if (r->sum->stopped || stop_requested(r)) {
-    r->sum->stopped = 1;
-    batch_clear(b);
-    return RAG_OK;
-  }
   /* Hash files whose bytes are not read yet, in parallel. */
 #pragma omp parallel for schedule(dynamic)
-  for (size_t i = 0; i < b->n; i++) {
+  for (size_t i = from; i < to; i++) {
     pending *p = &b->items[i];
     if (p->path && !p->hashed)
       p->hashed = rag_sha256_file_hex(p->path, p->sha) == 0;
   }
-  for (size_t i = 0; i < b->n && !rc; i++) {
+  for (size_t i = from; i < to && !rc; i++) {
     pending *p = &b->items[i];
     const char *source = p->path ? p->path : p->doc.source;
     const char *sha = p->path ? (p->hashed ? p->sha : "") : p->doc.sha256;
@@ -475,8 +513,40 @@ static rag_status process_batch(run *r, batch *b, rag_err *err) {
   if (rc)
     return rc;
 #pragma omp parallel for schedule(dynamic)
-  for (size_t i = 0; i < b->n; i++)
+  for (size_t i = from; i < to; i++)
     load_and_chunk(r, &b->items[i]);
+  for (size_t i = from; i < to; i++) {
+    const pending *p = &b->items[i];
+    r->in_bytes += p->bytes;
+    r->in_docs++;
+    if (!p->skip)
+      r->staged[ING_STAGE_CHUNK] += (int64_t)p->npieces;
+  }
+  if (to == b->n && r->input_end)
+    r->chunked_all = 1;
+  stage_report(r, ING_STAGE_CHUNK);
+  return RAG_OK;
+}
+
+/* Documents per slice of the chunk stage: the chunk count is reported
+** between slices, so a large batch (2048 documents by default) still
+** moves its bar; small enough for steady progress, large enough that
+** the threads of the parallel loops have work to share. */
+#define CHUNK_SLICE 64
+
+static rag_status process_batch(run *r, batch *b, rag_err *err) {
+  rag_status rc = RAG_OK;
+  if (r->sum->stopped || stop_requested(r)) {
+    r->sum->stopped = 1;
+    batch_clear(b);
+    return RAG_OK;
+  }
+  stage_report(r, ING_STAGE_CHUNK);
+  for (size_t i = 0; i < b->n && !rc; i += CHUNK_SLICE)
+    rc = chunk_slice(r, b, i, b->n - i < CHUNK_SLICE ? b->n : i + CHUNK_SLICE,
+                     err);
+  if (rc)
+    return rc;
 
   for (size_t i = 0; i < b->n && !rc; i++) {
     pending *p = &b->items[i];
@@ -509,6 +579,8 @@ static rag_status process_batch(run *r, batch *b, rag_err *err) {
     rc = embed_batch(r, b, &vecs, err);
   size_t off = 0;
   int dim = emb_dim(r->k->emb);
+  if (!rc)
+    stage_report(r, ING_STAGE_INDEX);
   for (size_t i = 0; i < b->n; i++) {
     pending *p = &b->items[i];
     if (!rc && !p->skip) {
@@ -522,6 +594,10 @@ static rag_status process_batch(run *r, batch *b, rag_err *err) {
       }
       rc = write_doc(r, p, vecs + off * (size_t)dim, err);
       off += p->npieces;
+      if (!rc) {
+        r->staged[ING_STAGE_INDEX] += (int64_t)p->npieces;
+        stage_report(r, ING_STAGE_INDEX);
+      }
     }
     r->sum->files_done++;
     r->sum->bytes_done += p->bytes;
@@ -581,12 +657,14 @@ static void on_beir_bad(void *ctx, size_t lineno, const char *why) {
   notice(c->r, "corpus", RAG_CORRUPT, msg);
 }
 
-static rag_status ingest_beir(run *r, batch *b, const char *path,
+/* last: no file follows this corpus in the run. */
+static rag_status ingest_beir(run *r, batch *b, const char *path, int last,
                               rag_err *err) {
   beir_ctx c = {r, b};
   r->sum->files_total--; /* the corpus file counts as its documents */
   rag_status rc =
       ing_load_beir(path, &r->lo, on_beir_doc, on_beir_bad, &c, NULL, err);
+  r->input_end = last;
   if (!rc && b->n)
     rc = process_batch(r, b, err);
   return rc;
@@ -669,7 +747,7 @@ rag_status ing_paths(ing_kb *k, const char *const *paths, size_t n,
       if (b.n)
         rc = process_batch(&r, &b, err);
       if (!rc)
-        rc = ingest_beir(&r, &b, files.v[i], err);
+        rc = ingest_beir(&r, &b, files.v[i], i + 1 == files.n, err);
       continue;
     }
     pending *p = batch_push(&b);
@@ -681,11 +759,20 @@ rag_status ing_paths(ing_kb *k, const char *const *paths, size_t n,
     files.v[i] = NULL; /* moved */
     struct stat st;
     p->bytes = stat(p->path, &st) == 0 ? st.st_size : 0;
+    r.input_end = i + 1 == files.n;
     if (b.n >= (size_t)k->cfg->ingest.batch_docs)
       rc = process_batch(&r, &b, err);
   }
+  r.input_end = 1;
   if (!rc && b.n)
     rc = process_batch(&r, &b, err);
+  if (!rc && !sum->stopped) {
+    /* Every document went through: the totals are final (a last batch
+    ** of unchanged documents, or none at all, reported nothing yet). */
+    r.chunked_all = 1;
+    for (int st = 0; st < ING_NSTAGES; st++)
+      stage_report(&r, (ing_stage)st);
+  }
   batch_clear(&b);
   free(b.items);
   strvec_free(&files);

@@ -61,6 +61,34 @@ typedef void (*ing_event_fn)(void *ctx, const ing_event *ev);
 /* Polled between documents; non-zero = stop after the current one. */
 typedef int (*ing_stop_fn)(void *ctx);
 
+/* The stages a chunk goes through. A run works in batches of documents
+** (cfg->ingest.batch_docs): each batch is chunked (read, hashed, checked
+** against the store, loaded, split), then embedded, then indexed one
+** document per transaction, so the three counts advance side by side. */
+typedef enum ing_stage {
+  ING_STAGE_CHUNK, /* chunks cut from documents that need writing */
+  ING_STAGE_EMBED, /* chunks whose vectors are back (cache or provider) */
+  ING_STAGE_INDEX  /* chunks committed: SQLite rows and FAISS vectors */
+} ing_stage;
+#define ING_NSTAGES 3
+
+/* Stage progress, in chunks, cumulative over the run. done: chunks
+** through stage st so far (never decreases). total: the chunks the run
+** will put through every stage; exact != 0 once all input has been
+** chunked (total is then the final count, and a run that completes
+** reports done == total for each stage); before that, an estimate
+** extrapolated from the share of input bytes chunked (documents when
+** sizes are unknown), 0 before the first chunk. Always done <= total.
+** Unchanged documents and skipped files add no chunks. Called on the
+** calling thread when a stage starts on a batch (done unchanged) and each
+** time its count moves: CHUNK per slice of documents, EMBED per embedding
+** request (cfg->embedding.batch), INDEX per document committed. */
+typedef void (*ing_stage_fn)(void *ctx, ing_stage st, int64_t done,
+                             int64_t total, int exact);
+
+/* "chunk", "embed", "index"; "?" for a value out of range. */
+const char *ing_stage_name(ing_stage st);
+
 typedef struct ing_run_opts {
   int force;                /* re-ingest unchanged documents too */
   ing_progress_fn progress; /* may be NULL */
@@ -78,9 +106,10 @@ typedef struct ing_run_opts {
   const char *origin;     /* job origin: NULL = "cli"; "upload", "watch" */
   int max_attempts;       /* per failed file; 0 = 5 */
   double retry_backoff_s; /* first retry delay; 0 = 2 s, doubling */
-  int missing_ok;  /* a path that does not exist is skipped, not an error */
-  int defer_flush; /* leave ing_kb_flush to the caller (many calls, one
-                   ** save of the FAISS file) */
+  int missing_ok;     /* a path that does not exist is skipped, not an error */
+  int defer_flush;    /* leave ing_kb_flush to the caller (many calls, one
+                      ** save of the FAISS file) */
+  ing_stage_fn stage; /* may be NULL; gets o->ctx */
 } ing_run_opts;
 
 /* Ingests the files and folders in paths[0..n). *sum (may be NULL) gets the
