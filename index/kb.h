@@ -145,6 +145,15 @@ rag_status kb_fts_search(kb *k, const char *user_text, size_t k_max,
                          rag_arena *a, kb_fts_hit **hits, size_t *n,
                          rag_err *err);
 
+/* kb_fts_search ranks with pruning (MaxScore over FTS5 plus a per-row
+** score bound, index/kb_bm25.c): the same hits and scores as FTS5's own
+** "ORDER BY rank LIMIT k", without scoring every row that shares a common
+** word. on = 1 switches this handle to that exhaustive FTS5 query instead
+** (for comparison and benchmarks); the environment variable
+** RAGD_FTS_EXHAUSTIVE=1 sets it for every handle. */
+void kb_fts_set_exhaustive(kb *k, int on);
+int kb_fts_exhaustive(kb *k); /* 1: the exhaustive query is in use */
+
 /* ---- Derived blobs (FAISS bookkeeping, term statistics) ---- */
 
 /* Reads blob `key`; *found = 0 when absent. *blob in the arena. */

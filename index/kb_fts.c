@@ -98,12 +98,15 @@ static int is_stop(const unsigned char *s, size_t n) {
   return rag_tok_is_stopword(low, n);
 }
 
-char *kb_fts_query(const char *user_text, rag_arena *a) {
-  if (!user_text || !a)
-    return NULL;
+/* Splits user text into quoted FTS5 strings, one per term, in the arena:
+** *terms[0..*n). Returns 0, or -1 when the arena refuses. */
+static int fts_terms(const char *user_text, rag_arena *a, char ***terms,
+                     int *n) {
   const unsigned char *s = (const unsigned char *)user_text;
-  size_t n = strlen(user_text);
+  size_t len_text = strlen(user_text);
   int word, cjk;
+  *terms = NULL;
+  *n = 0;
   /* Pass 1: find the terms. Stopwords are dropped when the query has any
   ** other term: in an OR query they match nearly every chunk, so FTS5
   ** would score the whole KB (latency grows with its size) for terms whose
@@ -112,15 +115,15 @@ char *kb_fts_query(const char *user_text, rag_arena *a) {
   size_t starts[KB_FTS_MAX_TERMS], ends[KB_FTS_MAX_TERMS];
   unsigned char stop[KB_FTS_MAX_TERMS];
   int nterms = 0, ncontent = 0;
-  for (size_t i = 0; i < n && nterms < KB_FTS_MAX_TERMS;) {
-    size_t len = char_at(s, n, i, &word, &cjk);
+  for (size_t i = 0; i < len_text && nterms < KB_FTS_MAX_TERMS;) {
+    size_t len = char_at(s, len_text, i, &word, &cjk);
     if (!word) {
       i += len;
       continue;
     }
     size_t start = i;
-    while (i < n) {
-      len = char_at(s, n, i, &word, &cjk);
+    while (i < len_text) {
+      len = char_at(s, len_text, i, &word, &cjk);
       if (!word)
         break;
       i += len;
@@ -131,25 +134,56 @@ char *kb_fts_query(const char *user_text, rag_arena *a) {
     ncontent += !stop[nterms];
     nterms++;
   }
+  if (nterms == 0)
+    return 0;
+  char **out = rag_arena_calloc(a, (size_t)nterms, sizeof(*out));
+  if (!out)
+    return -1;
   /* Pass 2: quote each kept term. Inside "...", FTS5 treats everything as
   ** a string to tokenize, so no operator survives; a quote would end the
   ** string, so it is doubled (our terms never hold one, but the rule costs
   ** nothing). */
-  rag_buf b;
-  rag_buf_init(&b, 0);
-  int bad = 0, out = 0;
-  for (int t = 0; t < nterms && !bad; t++) {
+  int m = 0;
+  for (int t = 0; t < nterms; t++) {
     if (ncontent && stop[t])
       continue;
-    bad |= rag_buf_puts(&b, out ? " OR \"" : "\"") != RAG_OK;
-    for (size_t j = starts[t]; j < ends[t] && !bad; j++)
-      bad |= rag_buf_append(&b, s[j] == '"' ? "\"\"" : (const char *)&s[j],
-                            s[j] == '"' ? 2 : 1) != RAG_OK;
-    bad |= rag_buf_putc(&b, '"') != RAG_OK;
-    out++;
+    size_t quotes = 0;
+    for (size_t j = starts[t]; j < ends[t]; j++)
+      quotes += s[j] == '"';
+    size_t len = ends[t] - starts[t] + quotes + 2, o = 0;
+    char *q = rag_arena_alloc(a, len + 1);
+    if (!q)
+      return -1;
+    q[o++] = '"';
+    for (size_t j = starts[t]; j < ends[t]; j++) {
+      q[o++] = (char)s[j];
+      if (s[j] == '"')
+        q[o++] = '"';
+    }
+    q[o++] = '"';
+    q[o] = '\0';
+    out[m++] = q;
   }
+  *terms = out;
+  *n = m;
+  return 0;
+}
+
+char *kb_fts_query(const char *user_text, rag_arena *a) {
+  if (!user_text || !a)
+    return NULL;
+  char **terms;
+  int n;
+  if (fts_terms(user_text, a, &terms, &n) != 0 || n == 0)
+    return NULL;
+  rag_buf b;
+  rag_buf_init(&b, 0);
+  int bad = 0;
+  for (int t = 0; t < n && !bad; t++)
+    bad = (t && rag_buf_puts(&b, " OR ") != RAG_OK) ||
+          rag_buf_puts(&b, terms[t]) != RAG_OK;
   char *q = NULL;
-  if (!bad && out > 0)
+  if (!bad)
     q = rag_arena_strndup(a, b.data, b.len);
   rag_buf_free(&b);
   return q;
@@ -451,9 +485,25 @@ rag_status kb_fts_search(kb *k, const char *user_text, size_t k_max,
     return RAG_OK;
   hitlist h = {0};
   rag_status s = RAG_OK;
-  char *q = kb_fts_query(user_text, a);
-  if (q)
-    s = run_match(k, KB_ST_FTS_SEARCH, q, k_max, &h, err);
+  if (kb_fts_exhaustive(k)) {
+    char *q = kb_fts_query(user_text, a);
+    if (q)
+      s = run_match(k, KB_ST_FTS_SEARCH, q, k_max, &h, err);
+  } else {
+    /* The same top k as run_match's ORDER BY rank, pruned (kb_bm25.c). */
+    char **terms;
+    int nt;
+    kb_fts_hit *bh = NULL;
+    size_t nb = 0;
+    if (fts_terms(user_text, a, &terms, &nt) != 0)
+      s = rag_fail(err, RAG_NOMEM, "kb: search: arena full");
+    else if (nt > 0)
+      s = kb_bm25_topk(k, (const char *const *)terms, nt, k_max, &bh, &nb, err);
+    for (size_t i = 0; !s && i < nb; i++)
+      if (hit_push(&h, bh[i].chunk_id, bh[i].score))
+        s = rag_fail(err, RAG_NOMEM, "kb: search: out of memory");
+    free(bh);
+  }
 
   run longr[KB_MAX_LONG_RUNS], shortr[KB_MAX_SHORT_RUNS];
   int nlong, nshort;

@@ -49,6 +49,7 @@ struct kb {
   int readonly;
   int schema_version; /* PRAGMA user_version after migration */
   sqlite3_stmt *st[KB_ST_COUNT_];
+  struct kb_bm25 *bm25; /* pruned top-k state (kb_bm25.c); NULL until used */
 };
 
 /* Sets *st to the cached statement id, reset and with no bindings,
@@ -85,6 +86,22 @@ rag_status kb_prepare(kb *k, const char *sql, sqlite3_stmt **st, rag_err *err,
 /* Copies column col of the current row of st into the arena (NULL for SQL
 ** NULL). Sets *oom when the arena refuses; callers check it once. */
 char *kb_col_str(sqlite3_stmt *st, int col, rag_arena *a, int *oom);
+
+/* ---- Pruned BM25 top k over chunks_fts (kb_bm25.c) ---- */
+
+/* Sets *hits / *n (malloc'd, best first) to the top k_max chunks of the OR
+** of the quoted FTS5 strings terms[0..nterms), ranked exactly as chunks_fts's
+** rank (bm25(1.0, 0.5)) ranks them: the same scores, ties broken by the
+** smaller chunk id. Terms whose summed best possible contribution cannot
+** lift a chunk into the top k are only looked up for the chunks the other
+** terms find (MaxScore), and a chunk whose score bound (its length taken as
+** zero) is below the current k-th score is never fully scored. */
+rag_status kb_bm25_topk(kb *k, const char *const *terms, int nterms,
+                        size_t k_max, kb_fts_hit **hits, size_t *n,
+                        rag_err *err);
+/* Frees the state kb_bm25_topk keeps on k (NULL is a no-op); kb_close
+** calls it before closing the connection. */
+void kb_bm25_free(struct kb_bm25 *b);
 
 /* SQL function kb_cjk(text): the CJK runs of text joined by single spaces
 ** plus two trailing spaces, '' when there are none, NULL for NULL. What
