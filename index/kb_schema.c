@@ -509,6 +509,7 @@ void kb_close(kb *k) {
     return;
   for (int i = 0; i < KB_ST_COUNT_; i++)
     sqlite3_finalize(k->st[i]);
+  kb_bm25_free(k->bm25); /* holds statements and an FTS5 tokenizer */
   /* close_v2 defers the close if a statement escaped finalization, rather
   ** than leaking the handle with SQLITE_BUSY. */
   sqlite3_close_v2(k->db);
