@@ -19,6 +19,7 @@
 #include <faiss/utils/Heap.h>
 #include <faiss/utils/distances.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -63,6 +64,48 @@ __attribute__((target("avx2,fma"))) float ip_avx2(const float *x,
   return r;
 }
 
+// Four vectors against one query at once: four independent streams of
+// cache misses in flight instead of one (HNSW's vectors are scattered over
+// the whole storage, so the walk waits on memory more than it multiplies).
+__attribute__((target("avx2,fma"))) void
+ip4_avx2(const float *q, const float *y0, const float *y1, const float *y2,
+         const float *y3, size_t d, float *out) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+  __m256 b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    __m256 qa = _mm256_loadu_ps(q + i), qb = _mm256_loadu_ps(q + i + 8);
+    a0 = _mm256_fmadd_ps(qa, _mm256_loadu_ps(y0 + i), a0);
+    a1 = _mm256_fmadd_ps(qa, _mm256_loadu_ps(y1 + i), a1);
+    a2 = _mm256_fmadd_ps(qa, _mm256_loadu_ps(y2 + i), a2);
+    a3 = _mm256_fmadd_ps(qa, _mm256_loadu_ps(y3 + i), a3);
+    b0 = _mm256_fmadd_ps(qb, _mm256_loadu_ps(y0 + i + 8), b0);
+    b1 = _mm256_fmadd_ps(qb, _mm256_loadu_ps(y1 + i + 8), b1);
+    b2 = _mm256_fmadd_ps(qb, _mm256_loadu_ps(y2 + i + 8), b2);
+    b3 = _mm256_fmadd_ps(qb, _mm256_loadu_ps(y3 + i + 8), b3);
+  }
+  __m256 s[4] = {_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1),
+                 _mm256_add_ps(a2, b2), _mm256_add_ps(a3, b3)};
+  const float *ys[4] = {y0, y1, y2, y3};
+  for (int v = 0; v < 4; v++) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s[v]),
+                          _mm256_extractf128_ps(s[v], 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+    float r = _mm_cvtss_f32(h);
+    for (size_t j = i; j < d; j++)
+      r += q[j] * ys[v][j];
+    out[v] = r;
+  }
+}
+
+inline void prefetch(const float *p) {
+  _mm_prefetch((const char *)p, _MM_HINT_T0);
+  _mm_prefetch((const char *)p + 64, _MM_HINT_T0);
+}
+
 bool cpu_ok() {
   static const bool ok =
       __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -72,6 +115,14 @@ bool cpu_ok() {
 float ip_avx2(const float *x, const float *y, size_t d) {
   return faiss::fvec_inner_product(x, y, d);
 }
+void ip4_avx2(const float *q, const float *y0, const float *y1, const float *y2,
+              const float *y3, size_t d, float *out) {
+  out[0] = ip_avx2(q, y0, d);
+  out[1] = ip_avx2(q, y1, d);
+  out[2] = ip_avx2(q, y2, d);
+  out[3] = ip_avx2(q, y3, d);
+}
+inline void prefetch(const float *) {}
 bool cpu_ok() {
   return false;
 }
@@ -218,6 +269,105 @@ extern "C" int faiss_simd_active(const FaissIndex *idx) {
 
 namespace {
 
+using storage_idx_t = faiss::HNSW::storage_idx_t;
+
+// Negated inner products of q with vectors ids[0..n) of xb into out: the
+// HNSW's "smaller is closer". Prefetches every vector's first lines, then
+// computes four at a time.
+void neg_ips(const float *q, const float *xb, size_t d,
+             const storage_idx_t *ids, int n, float *out) {
+  for (int j = 0; j < n; j++)
+    prefetch(xb + (size_t)ids[j] * d);
+  int j = 0;
+  for (; j + 4 <= n; j += 4)
+    ip4_avx2(q, xb + (size_t)ids[j] * d, xb + (size_t)ids[j + 1] * d,
+             xb + (size_t)ids[j + 2] * d, xb + (size_t)ids[j + 3] * d, d,
+             out + j);
+  for (; j < n; j++)
+    out[j] = ip_avx2(q, xb + (size_t)ids[j] * d, d);
+  for (j = 0; j < n; j++)
+    out[j] = -out[j];
+}
+
+// FAISS 1.7.3's HNSW::search for one query in its default configuration
+// (upper_beam 1, bounded queue, relative-distance check, no selector), step
+// for step: greedy descent through the upper levels, then
+// search_from_candidates on level 0. The one change is the order of work
+// inside a node: the unvisited neighbours are gathered first and their
+// distances computed together (neg_ips), then pushed in neighbour order,
+// so the heaps see the same sequence as FAISS's loop.
+void hnsw_walk(const faiss::HNSW &hnsw, const float *q, const float *xb,
+               size_t d, idx_t k, float *D, idx_t *I, faiss::VisitedTable &vt) {
+  if (hnsw.entry_point < 0)
+    return;
+  storage_idx_t ids[512];
+  float dis[512];
+  storage_idx_t nearest = hnsw.entry_point;
+  float d_nearest;
+  neg_ips(q, xb, d, &nearest, 1, &d_nearest);
+  for (int level = hnsw.max_level; level >= 1; level--) {
+    for (;;) { // greedy_update_nearest
+      storage_idx_t prev = nearest;
+      size_t begin, end;
+      hnsw.neighbor_range(nearest, level, &begin, &end);
+      int n = 0;
+      for (size_t i = begin; i < end && n < 512; i++) {
+        if (hnsw.neighbors[i] < 0)
+          break;
+        ids[n++] = hnsw.neighbors[i];
+      }
+      neg_ips(q, xb, d, ids, n, dis);
+      for (int j = 0; j < n; j++)
+        if (dis[j] < d_nearest) {
+          nearest = ids[j];
+          d_nearest = dis[j];
+        }
+      if (nearest == prev)
+        break;
+    }
+  }
+  int ef = std::max(hnsw.efSearch, (int)k);
+  faiss::HNSW::MinimaxHeap candidates(ef);
+  candidates.push(nearest, d_nearest);
+  int nres = 0;
+  // search_from_candidates, level 0
+  for (int i = 0; i < candidates.size(); i++) {
+    idx_t v1 = candidates.ids[i];
+    float dv = candidates.dis[i];
+    if (nres < k)
+      faiss::maxheap_push(++nres, D, I, dv, v1);
+    else if (dv < D[0])
+      faiss::maxheap_replace_top(nres, D, I, dv, v1);
+    vt.set((int)v1);
+  }
+  while (candidates.size() > 0) {
+    float d0 = 0;
+    int v0 = candidates.pop_min(&d0);
+    if (candidates.count_below(d0) >= hnsw.efSearch)
+      break;
+    size_t begin, end;
+    hnsw.neighbor_range(v0, 0, &begin, &end);
+    int n = 0;
+    for (size_t j = begin; j < end && n < 512; j++) {
+      int v1 = hnsw.neighbors[j];
+      if (v1 < 0)
+        break;
+      if (vt.get(v1))
+        continue;
+      vt.set(v1);
+      ids[n++] = v1;
+    }
+    neg_ips(q, xb, d, ids, n, dis);
+    for (int j = 0; j < n; j++) {
+      if (nres < k)
+        faiss::maxheap_push(++nres, D, I, dis[j], (idx_t)ids[j]);
+      else if (dis[j] < D[0])
+        faiss::maxheap_replace_top(nres, D, I, dis[j], (idx_t)ids[j]);
+      candidates.push(ids[j], dis[j]);
+    }
+  }
+}
+
 // One query on an HNSW, on this thread: what IndexHNSW::search does for each
 // query inside its OpenMP region (heapify, HNSW::search, reorder, negate
 // for the inner product), minus the region and the per-call visited table.
@@ -228,14 +378,17 @@ void hnsw_search_one(const faiss::IndexHNSW &h, const float *x, idx_t k,
     vt.reset(new faiss::VisitedTable((int)h.ntotal));
   vt->advance(); // flags from an earlier search (maybe another index) stale
   auto *own = dynamic_cast<const IndexFlatSimdIP *>(h.storage);
-  std::unique_ptr<faiss::DistanceComputer> dis;
-  if (own && !own->scalar)
-    dis.reset(new SimdIPComputer(*own, -1.0f));
-  else
-    dis.reset(new NegatedComputer(h.storage->get_distance_computer()));
-  dis->set_query(x);
+  const faiss::HNSW &g = h.hnsw;
   faiss::maxheap_heapify(k, D, I);
-  h.hnsw.search(*dis, (int)k, I, D, *vt);
+  if (own && !own->scalar && g.upper_beam == 1 && g.search_bounded_queue &&
+      g.check_relative_distance && g.nb_neighbors(0) <= 512) {
+    hnsw_walk(g, x, own->get_xb(), (size_t)h.d, k, D, I, *vt);
+  } else {
+    std::unique_ptr<faiss::DistanceComputer> dis(
+        new NegatedComputer(h.storage->get_distance_computer()));
+    dis->set_query(x);
+    g.search(*dis, (int)k, I, D, *vt);
+  }
   faiss::maxheap_reorder(k, D, I);
   for (idx_t i = 0; i < k; i++)
     D[i] = -D[i];
