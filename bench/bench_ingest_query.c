@@ -284,6 +284,13 @@ enum {
   S_BASE_VEC_HNSW, /* derived: embed + raw FAISS HNSW */
   S_BASE_HYB_FLAT, /* derived: embed + raw FTS5 + raw FAISS Flat */
   S_BASE_HYB_HNSW, /* derived: embed + raw FTS5 + raw FAISS HNSW */
+  /* The lexical path the old way (KB_FTS_EXHAUSTIVE) and pruned with no
+  ** document-frequency cache, on the same handles in the same run. */
+  S_KB_FTS_EX,
+  S_KB_FTS_NOCACHE,
+  S_RET_FT_FLAT_EX,
+  S_RET_HYB_FLAT_EX,
+  S_RET_HYB_HNSW_EX,
   S_COUNT
 };
 
@@ -307,6 +314,11 @@ static const struct {
     {"base_vector_hnsw", "embed + raw FAISS HNSW"},
     {"base_hybrid_flat", "embed + raw FTS5 + raw Flat"},
     {"base_hybrid_hnsw", "embed + raw FTS5 + raw HNSW"},
+    {"kb_fts_search_exhaustive", "kb_fts_search exhaustive (old)"},
+    {"kb_fts_search_nocache", "kb_fts_search pruned, no df cache"},
+    {"ragd_fulltext_flat_exhaustive", "ragd fulltext exhaustive, Flat"},
+    {"ragd_hybrid_flat_exhaustive", "ragd hybrid exhaustive, Flat"},
+    {"ragd_hybrid_hnsw_exhaustive", "ragd hybrid exhaustive, HNSW"},
 };
 
 /* What one timed operation needs; each op uses its own fields. */
@@ -415,6 +427,16 @@ static const struct {
      S_RET_VEC_FLAT},
     {"flat_vs_hnsw_vector", "ragd vector Flat / ragd vector HNSW",
      S_RET_VEC_FLAT, S_RET_VEC_HNSW},
+    {"kb_fts_exhaustive_vs_pruned", "kb_fts_search exhaustive / pruned",
+     S_KB_FTS_EX, S_KB_FTS},
+    {"kb_fts_exhaustive_vs_nocache", "kb_fts exhaustive / pruned no cache",
+     S_KB_FTS_EX, S_KB_FTS_NOCACHE},
+    {"fulltext_exhaustive_vs_pruned", "ragd fulltext exhaustive / pruned",
+     S_RET_FT_FLAT_EX, S_RET_FT_FLAT},
+    {"hybrid_flat_exhaustive_vs_pruned", "ragd hybrid Flat exhaustive / pruned",
+     S_RET_HYB_FLAT_EX, S_RET_HYB_FLAT},
+    {"hybrid_hnsw_exhaustive_vs_pruned", "ragd hybrid HNSW exhaustive / pruned",
+     S_RET_HYB_HNSW_EX, S_RET_HYB_HNSW},
 };
 #define NRATIO (sizeof(ratio_info) / sizeof(ratio_info[0]))
 
@@ -625,6 +647,27 @@ static rag_status time_kb(const rag_cfg *cfg, qrun *r, ing_kb *k,
     rc = time_series(what, op_ret, r, nq,
                      &f->s[(flat ? S_RET_FT_FLAT : S_RET_FT_HNSW) + m], err);
   }
+  /* The same series with FTS5's exhaustive ranking, on the same handle. */
+  kb_fts_set_strategy(k->kb, KB_FTS_EXHAUSTIVE);
+  if (flat && !rc)
+    rc = time_series("kb_fts_search exhaustive", op_kb_fts, r, nq,
+                     &f->s[S_KB_FTS_EX], err);
+  if (flat && !rc) {
+    r->q.mode = RAG_MODE_FULLTEXT;
+    rc = time_series("ragd fulltext exhaustive, Flat", op_ret, r, nq,
+                     &f->s[S_RET_FT_FLAT_EX], err);
+  }
+  if (!rc) {
+    r->q.mode = RAG_MODE_HYBRID;
+    snprintf(what, sizeof(what), "ragd hybrid exhaustive, %s", name);
+    rc = time_series(what, op_ret, r, nq,
+                     &f->s[flat ? S_RET_HYB_FLAT_EX : S_RET_HYB_HNSW_EX], err);
+  }
+  kb_fts_set_strategy(k->kb, KB_FTS_PRUNED_NOCACHE);
+  if (flat && !rc)
+    rc = time_series("kb_fts_search pruned, no cache", op_kb_fts, r, nq,
+                     &f->s[S_KB_FTS_NOCACHE], err);
+  kb_fts_set_strategy(k->kb, KB_FTS_PRUNED);
   return rc;
 }
 

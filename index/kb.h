@@ -145,14 +145,26 @@ rag_status kb_fts_search(kb *k, const char *user_text, size_t k_max,
                          rag_arena *a, kb_fts_hit **hits, size_t *n,
                          rag_err *err);
 
-/* kb_fts_search ranks with pruning (MaxScore over FTS5 plus a per-row
-** score bound, index/kb_bm25.c): the same hits and scores as FTS5's own
-** "ORDER BY rank LIMIT k", without scoring every row that shares a common
-** word. on = 1 switches this handle to that exhaustive FTS5 query instead
-** (for comparison and benchmarks); the environment variable
-** RAGD_FTS_EXHAUSTIVE=1 sets it for every handle. */
-void kb_fts_set_exhaustive(kb *k, int on);
-int kb_fts_exhaustive(kb *k); /* 1: the exhaustive query is in use */
+/* How kb_fts_search ranks its word matches (chunks_fts). */
+typedef enum kb_fts_strategy {
+  /* Default. Exact top k with pruning (index/kb_bm25.c): MaxScore over
+  ** FTS5 plus a per-row score bound, so rows that share only common words
+  ** are not all scored. The same hits and scores as KB_FTS_EXHAUSTIVE (ties
+  ** at the k-th score broken by smaller chunk id). Per-term document
+  ** frequencies are cached on the handle until the KB changes. */
+  KB_FTS_PRUNED = 0,
+  /* FTS5's own "MATCH ... ORDER BY rank LIMIT k": bm25() for every row
+  ** that matches any term. Chosen for every handle by the environment
+  ** variable RAGD_FTS_EXHAUSTIVE=1; kept for comparison. */
+  KB_FTS_EXHAUSTIVE = 1,
+  /* KB_FTS_PRUNED with the document-frequency cache emptied before every
+  ** search: what a query pays right after a write (benchmarks). */
+  KB_FTS_PRUNED_NOCACHE = 2
+} kb_fts_strategy;
+
+/* Sets / returns the handle's strategy. */
+void kb_fts_set_strategy(kb *k, kb_fts_strategy s);
+kb_fts_strategy kb_fts_get_strategy(kb *k);
 
 /* ---- Derived blobs (FAISS bookkeeping, term statistics) ---- */
 

@@ -69,7 +69,7 @@ typedef struct df_entry {
 } df_entry;
 
 struct kb_bm25 {
-  int exhaustive; /* 1: kb_fts_search takes FTS5's own ORDER BY rank */
+  kb_fts_strategy strategy;
   fts5_api *api;
   fts5_tokenizer tokapi;
   Fts5Tokenizer *tok;
@@ -122,7 +122,8 @@ static rag_status state_get(kb *k, struct kb_bm25 **out, rag_err *err) {
     return rag_fail(err, RAG_NOMEM, "kb: bm25: out of memory");
   }
   const char *ex = getenv("RAGD_FTS_EXHAUSTIVE");
-  b->exhaustive = ex && *ex && strcmp(ex, "0") != 0;
+  b->strategy =
+      ex && *ex && strcmp(ex, "0") != 0 ? KB_FTS_EXHAUSTIVE : KB_FTS_PRUNED;
   rag_status s = RAG_OK;
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(k->db, "SELECT fts5(?1)", -1, &st, NULL) ==
@@ -172,17 +173,21 @@ static rag_status state_get(kb *k, struct kb_bm25 **out, rag_err *err) {
   return RAG_OK;
 }
 
-void kb_fts_set_exhaustive(kb *k, int on) {
+void kb_fts_set_strategy(kb *k, kb_fts_strategy s) {
   struct kb_bm25 *b;
   rag_err e;
   if (k && state_get(k, &b, &e) == RAG_OK)
-    b->exhaustive = on != 0;
+    b->strategy = s;
 }
 
-int kb_fts_exhaustive(kb *k) {
+/* KB_FTS_EXHAUSTIVE as well when the state cannot be made (an SQLite
+** without FTS5's API): kb_fts_search then keeps working the old way. */
+kb_fts_strategy kb_fts_get_strategy(kb *k) {
   struct kb_bm25 *b;
   rag_err e;
-  return !k || state_get(k, &b, &e) != RAG_OK || b->exhaustive;
+  if (!k || state_get(k, &b, &e) != RAG_OK)
+    return KB_FTS_EXHAUSTIVE;
+  return b->strategy;
 }
 
 /* ---- 2. The auxiliary function ---- */
@@ -585,6 +590,8 @@ rag_status kb_bm25_topk(kb *k, const char *const *terms, int nterms,
   ** transaction, which may hold uncommitted chunks, the cache is bypassed
   ** (the data version only moves at commit). */
   int own = sqlite3_get_autocommit(k->db) != 0;
+  if (b->strategy == KB_FTS_PRUNED_NOCACHE)
+    cache_clear(b);
   if (own)
     s = kb_exec_st(k, KB_ST_BEGIN, err, "begin");
   if (!s)

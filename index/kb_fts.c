@@ -485,7 +485,7 @@ rag_status kb_fts_search(kb *k, const char *user_text, size_t k_max,
     return RAG_OK;
   hitlist h = {0};
   rag_status s = RAG_OK;
-  if (kb_fts_exhaustive(k)) {
+  if (kb_fts_get_strategy(k) == KB_FTS_EXHAUSTIVE) {
     char *q = kb_fts_query(user_text, a);
     if (q)
       s = run_match(k, KB_ST_FTS_SEARCH, q, k_max, &h, err);

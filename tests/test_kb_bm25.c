@@ -1,5 +1,5 @@
 /* tests/test_kb_bm25.c -- index/kb_bm25.c: the pruned BM25 top k returns
-** what FTS5's own "ORDER BY rank LIMIT k" returns (kb_fts_set_exhaustive),
+** what FTS5's own "ORDER BY rank LIMIT k" returns (KB_FTS_EXHAUSTIVE),
 ** score for score, on a generated corpus with a skewed vocabulary, across
 ** query shapes, k values, deletes, replacements and writes by another
 ** connection. */
@@ -104,17 +104,19 @@ static void build_corpus(kb *k, int ndocs, uint64_t seed) {
 ** chunks except among those tied with the last score (FTS5 keeps any of
 ** them), and ties in the pruned list ordered by chunk id. Returns the
 ** number of hits. */
+static kb_fts_strategy pruned = KB_FTS_PRUNED;
+
 static size_t check_same(kb *k, const char *q, size_t topk) {
   rag_arena *a = rag_arena_new(0);
   rag_err err;
   rag_err_clear(&err);
   kb_fts_hit *ex = NULL, *pr = NULL;
   size_t nex = 0, npr = 0;
-  kb_fts_set_exhaustive(k, 1);
-  ASSERT_EQ(kb_fts_exhaustive(k), 1);
+  kb_fts_set_strategy(k, KB_FTS_EXHAUSTIVE);
+  ASSERT_EQ(kb_fts_get_strategy(k), KB_FTS_EXHAUSTIVE);
   ASSERT_OK(kb_fts_search(k, q, topk, a, &ex, &nex, &err), &err);
-  kb_fts_set_exhaustive(k, 0);
-  ASSERT_EQ(kb_fts_exhaustive(k), 0);
+  kb_fts_set_strategy(k, pruned);
+  ASSERT_EQ(kb_fts_get_strategy(k), pruned);
   ASSERT_OK(kb_fts_search(k, q, topk, a, &pr, &npr, &err), &err);
   if (nex != npr)
     TEST_FAILF("query \"%s\" k=%zu: %zu hits exhaustive, %zu pruned", q, topk,
@@ -160,7 +162,7 @@ static void random_queries(kb *k, int nq, uint64_t seed) {
 TEST(pruned_topk_equals_fts5_rank_on_random_queries) {
   kb *k = open_kb("kb");
   build_corpus(k, 400, 7);
-  random_queries(k, 300, 11);
+  random_queries(k, 200, 11);
   kb_close(k);
 }
 
@@ -187,6 +189,14 @@ TEST(pruned_topk_handles_every_query_shape) {
       check_same(k, qs[i], kk);
   /* A k larger than the matches returns them all. */
   ASSERT_GT(check_same(k, "flow", 100000), (size_t)100);
+  kb_close(k);
+}
+
+TEST(pruned_topk_without_the_cache_matches_too) {
+  kb *k = open_kb("kb");
+  build_corpus(k, 200, 13);
+  pruned = KB_FTS_PRUNED_NOCACHE;
+  random_queries(k, 60, 51);
   kb_close(k);
 }
 
@@ -247,6 +257,7 @@ TEST(pruned_topk_on_a_read_only_handle) {
 #define TESTS(X)                                                               \
   X(pruned_topk_equals_fts5_rank_on_random_queries)                            \
   X(pruned_topk_handles_every_query_shape)                                     \
+  X(pruned_topk_without_the_cache_matches_too)                                 \
   X(pruned_topk_follows_deletes_and_replacements)                              \
   X(pruned_topk_sees_writes_of_another_connection)                             \
   X(pruned_topk_on_a_read_only_handle)
