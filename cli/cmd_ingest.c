@@ -10,31 +10,39 @@
 #include <unistd.h>
 
 typedef struct ui {
-  cli_progress bar; /* drawn when stderr is a terminal and not --json */
-  int json;         /* machine-readable output */
+  cli_bars bars;  /* chunk, embed, index: drawn on a terminal, not --json */
+  int json;       /* machine-readable output */
+  char files[64]; /* "files 200/1000", the index row's note */
 } ui;
 
+static void on_stage(void *ctx, ing_stage st, int64_t done, int64_t total,
+                     int exact) {
+  ui *u = ctx;
+  double now = rag_now();
+  cli_bars_update(&u->bars, (size_t)st, done, total, exact, "chunks",
+                  st == ING_STAGE_INDEX ? u->files : NULL, now);
+  cli_bars_draw(&u->bars, 0, now);
+}
+
+/* Per file: the file count goes on the index row (unchanged and skipped
+** files move it too, while no chunk moves). */
 static void on_progress(void *ctx, const ing_summary *s) {
   ui *u = ctx;
-  int done = s->files_done >= s->files_total;
-  double frac =
-      s->bytes_total > 0
-          ? (double)s->bytes_done / s->bytes_total
-          : (s->files_total > 0 ? (double)s->files_done / s->files_total : 0);
-  if (frac > 1 || done)
-    frac = 1; /* byte counts skip blank lines: the end is the end */
-  char counts[96];
-  snprintf(counts, sizeof(counts), "files %lld/%lld  chunks %lld",
-           (long long)s->files_done, (long long)s->files_total,
-           (long long)s->chunks_added);
-  double rate = s->seconds > 0 ? s->chunks_added / s->seconds : 0;
-  cli_progress_draw(&u->bar, frac, s->seconds, counts, rate, "chunks");
+  snprintf(u->files, sizeof(u->files), "files %lld/%lld",
+           (long long)s->files_done, (long long)s->files_total);
+  cli_bar_row *r = &u->bars.row[ING_STAGE_INDEX];
+  if (s->files_done == 0 || u->bars.n <= ING_STAGE_INDEX)
+    return;
+  double now = rag_now();
+  cli_bars_update(&u->bars, ING_STAGE_INDEX, r->done, r->total, r->exact,
+                  "chunks", u->files, now);
+  cli_bars_draw(&u->bars, 0, now);
 }
 
 static void on_notice(void *ctx, const char *source, rag_status code,
                       const char *msg) {
   ui *u = ctx;
-  cli_progress_end(&u->bar);
+  cli_bars_break(&u->bars);
   fprintf(stderr, "ragd: %s: %s: %s\n", code ? "skipped" : "note", source, msg);
 }
 
@@ -115,8 +123,12 @@ int cmd_ingest(int argc, char **argv, const cli_env *env) {
     return cli_usage("ingest", "--kb DIR is required");
   if (optind >= argc)
     return cli_usage("ingest", "no PATH to ingest");
-  cli_progress_begin(&u.bar, !u.json && isatty(2), "");
+  const char *labels[ING_NSTAGES];
+  for (int i = 0; i < ING_NSTAGES; i++)
+    labels[i] = ing_stage_name((ing_stage)i);
+  cli_bars_begin(&u.bars, !u.json && isatty(2), stderr, labels, ING_NSTAGES);
   ro.progress = on_progress;
+  ro.stage = on_stage;
   ro.notice = on_notice;
   ro.ctx = &u;
 
@@ -128,7 +140,8 @@ int cmd_ingest(int argc, char **argv, const cli_env *env) {
   ing_summary sum;
   rag_status rc = ing_paths(k, (const char *const *)argv + optind,
                             (size_t)(argc - optind), &ro, &sum, &err);
-  cli_progress_end(&u.bar);
+  cli_bars_draw(&u.bars, 1, rag_now());
+  cli_bars_break(&u.bars);
   ing_kb_close(k);
   if (rc)
     return cli_fail("ingest", &err);
