@@ -36,6 +36,8 @@ typedef struct api_opts {
   size_t max_body;         /* JSON request body cap (1 MiB) */
   size_t max_upload;       /* create-by-file upload cap (64 MiB) */
   size_t header_mem;       /* per-connection header memory (32 KiB) */
+  size_t max_queue;        /* ingest jobs queued before uploads get 429
+                              with Retry-After (10,000) */
   const char *cors_origin; /* Access-Control-Allow-Origin ("*") */
   int quiet;               /* no startup banner (tests) */
 } api_opts;
@@ -43,6 +45,7 @@ typedef struct api_opts {
 /* All zero: everything from the config or the defaults. Config keys in
 ** "server": host, port, data_dir, threads, connection_limit,
 ** connection_timeout_s, max_body_bytes, max_upload_bytes, cors_origin,
+** max_ingest_queue,
 ** and the slow-sender deadlines header_timeout_s (20: all headers within
 ** it), body_timeout_s (20) and body_min_rate (500: the body deadline
 ** grows 1 s per that many bytes received). */

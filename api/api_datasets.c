@@ -207,6 +207,14 @@ static int rule_mode_ok(const cJSON *rule) {
                                !strcmp(m->valuestring, "hierarchical"));
 }
 
+/* A refused or failed upload; a full ingest queue (RAG_BUSY) is a 429
+** with a Retry-After the writer's measured rate supports. */
+static void doc_create_failed(api_req *r, api_kb *k, const rag_err *err) {
+  if (err->code == RAG_BUSY)
+    r->retry_after = api_kb_retry_after(k);
+  api_error_rag(r, err);
+}
+
 int api_h_doc_create_text(api_req *r) {
   cJSON *b = api_body_json(r);
   if (!b)
@@ -241,7 +249,7 @@ int api_h_doc_create_text(api_req *r) {
       if (api_kb_add_doc(k, name->valuestring, text->valuestring,
                          strlen(text->valuestring), NULL, meta, NULL, r->arena,
                          &d, &err))
-        api_error_rag(r, &err);
+        doc_create_failed(r, k, &err);
       else
         add_reply(r, &d);
       api_kb_release(k);
@@ -292,7 +300,7 @@ int api_h_doc_create_file(api_req *r) {
     r->up_fd = -1;
     if (api_kb_add_doc(k, name, NULL, 0, r->up_path, meta, NULL, r->arena, &d,
                        &err))
-      api_error_rag(r, &err);
+      doc_create_failed(r, k, &err);
     else
       add_reply(r, &d);
     api_kb_release(k);

@@ -104,6 +104,14 @@ typedef struct api_kb_info {
 rag_status api_kbs_open(const rag_cfg *cfg, const char *dir, int pool_max,
                         api_kbs **out, rag_err *err);
 void api_kbs_close(api_kbs *r); /* drains the writer; NULL ok */
+/* Backpressure: once max jobs wait in the ingest queue, api_kb_add_doc
+** fails with RAG_BUSY instead of queueing (deletes are always queued:
+** they are bounded by the documents that exist). Call before serving. */
+void api_kbs_set_max_queue(api_kbs *r, size_t max);
+/* Seconds a client turned away with RAG_BUSY should wait: the time the
+** writer needs, at its measured rate, to work the queue down to half of
+** its bound; 1..60. k is the dataset refused. */
+int api_kb_retry_after(api_kb *k);
 /* New dataset; RAG_BADARG "exists" when the name is taken. *out ref'd. */
 rag_status api_kbs_create(api_kbs *r, const char *name, const char *desc,
                           api_kb **out, rag_err *err);
@@ -193,6 +201,7 @@ typedef struct api_req {
   const char *reply_type;
   double t0;
   int queued;
+  int retry_after; /* seconds: a Retry-After header on a 429/503 reply */
   struct MHD_Response *stream; /* set by api_stream_start: sent as is */
 } api_req;
 

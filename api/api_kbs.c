@@ -493,26 +493,18 @@ static void doc_counts(api_kb *k, const char *path, int64_t *segs,
   rag_arena_free(a);
 }
 
-/* Ingests a batch of uploads of one dataset. Each document is still its
-** own transaction, but the derived files (FAISS, statistics) are saved
-** and the search snapshot reopened once per batch instead of once per
-** document: reopening costs O(KB size), so per-document refreshes made a
-** burst of N uploads O(N^2). Documents turn "completed" only after the
-** swap, when searches can see them. */
-static void run_ingest_batch(api_kbs *r, job **jobs, size_t n) {
-  api_kb *k = jobs[0]->k;
-  if (api_kb_gone(r, k))
-    return;
-  rag_err e;
-  rag_err_clear(&e);
-  for (size_t i = 0; i < n; i++)
-    doc_set(k, jobs[i]->doc, API_DOC_INDEXING, NULL, -1, -1);
-  int *state = calloc(n, sizeof(*state));
-  char(*msg)[256] = calloc(n, sizeof(*msg));
+/* Ingests one run of consecutive uploads of a batch (see run_batch),
+** leaving the flush to run_batch. Failed documents are marked at once;
+** state[i] = 1 for each one indexed, which turns "completed" after the
+** swap. */
+static void run_uploads(api_kb *k, job **jobs, size_t n, int *state,
+                        char (*msg)[256], rag_status open_rc,
+                        const rag_err *open_err) {
+  rag_err e = *open_err;
+  rag_status rc = open_rc;
   const char **paths = calloc(n, sizeof(*paths));
-  rag_status rc = (!state || !msg || !paths)
-                      ? rag_fail(&e, RAG_NOMEM, "out of memory")
-                      : api_kb_writer_open(r, k, &e);
+  if (!rc && !paths)
+    rc = rag_fail(&e, RAG_NOMEM, "out of memory");
   if (!rc) {
     ev_ctx ec = {jobs, n, state, msg};
     ing_run_opts o;
@@ -521,70 +513,114 @@ static void run_ingest_batch(api_kbs *r, job **jobs, size_t n) {
     o.origin = "upload";
     o.on_event = on_event;
     o.ctx = &ec;
+    o.defer_flush = 1;
     for (size_t i = 0; i < n; i++)
       paths[i] = jobs[i]->path;
     rc = ing_paths(k->wk, paths, n, &o, NULL, &e);
   }
-  int64_t *segs = calloc(n, sizeof(*segs)), *words = calloc(n, sizeof(*words));
+  free(paths);
   for (size_t i = 0; i < n; i++) {
     const char *why = NULL;
-    if (!state || !state[i])
+    if (!state[i])
       why = rc ? e.msg : "not indexed";
     else if (state[i] == 2)
       why = msg[i];
     if (why) {
       doc_set(k, jobs[i]->doc, API_DOC_ERROR, why, 0, -1);
       doc_persist_error(k, jobs[i]->doc, why);
-      if (state)
-        state[i] = 2;
-    } else if (segs && words) {
-      doc_counts(k, jobs[i]->path, &segs[i], &words[i]);
+      state[i] = 2;
     }
   }
-  if (k->wk) {
-    api_kb_refresh(r, k);
-    api_kb_recount(k, k->wk->kb);
-  }
-  for (size_t i = 0; state && i < n; i++)
-    if (state[i] == 1)
-      doc_set(k, jobs[i]->doc, API_DOC_COMPLETED, NULL, segs ? segs[i] : 0,
-              words ? words[i] : -1);
-  free(segs);
-  free(words);
-  free(paths);
-  free(msg);
-  free(state);
 }
 
-static void run_delete(api_kbs *r, job *j) {
-  api_kb *k = j->k;
-  if (api_kb_gone(r, k))
-    return;
-  rag_err e;
-  rag_err_clear(&e);
-  rag_status rc = api_kb_writer_open(r, k, &e);
+/* Removes one document (its chunks, vectors and upload folder), leaving
+** the flush to run_batch. */
+static void run_delete(api_kb *k, job *j, rag_status open_rc,
+                       const rag_err *open_err) {
+  rag_err e = *open_err;
+  rag_status rc = open_rc;
   if (!rc) {
     int found = 0;
-    rc = ing_remove(k->wk, j->path, &found, &e);
-    if (rc)
-      rag_log(RAG_LOG_ERROR, "dataset %s: delete %s: %s", k->id, j->doc, e.msg);
+    rc = ing_remove_deferred(k->wk, j->path, &found, &e);
     char *slash = strrchr(j->path, '/');
     if (slash) {
       *slash = '\0'; /* the document's own directory */
       api_rm_rf(j->path);
     }
-  } else {
-    rag_log(RAG_LOG_ERROR, "dataset %s: delete %s: %s", k->id, j->doc, e.msg);
   }
+  if (rc)
+    rag_log(RAG_LOG_ERROR, "dataset %s: delete %s: %s", k->id, j->doc, e.msg);
+}
+
+/* Runs a batch of jobs of one dataset in queue order: uploads and deletes
+** alike. Each document is still its own SQLite transaction, but the
+** derived files (FAISS, statistics) are saved and the search snapshot
+** reopened once per batch instead of once per job: both cost O(KB size),
+** so per-job saves made a stream of N operations O(N^2) and let the
+** queue grow without bound under steady load. Uploads turn "completed"
+** only after the swap, when searches can see them. */
+static void run_batch(api_kbs *r, job **jobs, size_t n) {
+  api_kb *k = jobs[0]->k;
+  if (api_kb_gone(r, k))
+    return;
+  rag_err e;
+  rag_err_clear(&e);
+  for (size_t i = 0; i < n; i++)
+    if (jobs[i]->kind == JOB_INGEST)
+      doc_set(k, jobs[i]->doc, API_DOC_INDEXING, NULL, -1, -1);
+  int *state = calloc(n, sizeof(*state));
+  char(*msg)[256] = calloc(n, sizeof(*msg));
+  rag_status open_rc = (!state || !msg)
+                           ? rag_fail(&e, RAG_NOMEM, "out of memory")
+                           : api_kb_writer_open(r, k, &e);
+  if (!state || !msg) { /* nothing can be tracked: fail the uploads */
+    for (size_t i = 0; i < n; i++)
+      if (jobs[i]->kind == JOB_INGEST)
+        doc_set(k, jobs[i]->doc, API_DOC_ERROR, "out of memory", 0, -1);
+    free(state);
+    free(msg);
+    return;
+  }
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    if (jobs[i]->kind == JOB_INGEST) {
+      while (j < n && jobs[j]->kind == JOB_INGEST)
+        j++;
+      run_uploads(k, jobs + i, j - i, state + i, msg + i, open_rc, &e);
+    } else {
+      run_delete(k, jobs[i], open_rc, &e);
+    }
+    i = j;
+  }
+  if (k->wk) {
+    rag_err fe;
+    rag_err_clear(&fe);
+    /* A failed save is not lost work: SQLite holds every committed
+    ** document and the next open rebuilds the derived files. */
+    if (ing_kb_flush(k->wk, &fe))
+      rag_log(RAG_LOG_ERROR, "dataset %s: save index: %s", k->id, fe.msg);
+  }
+  int64_t *segs = calloc(n, sizeof(*segs)), *words = calloc(n, sizeof(*words));
+  for (size_t i = 0; i < n && segs && words; i++)
+    if (state[i] == 1)
+      doc_counts(k, jobs[i]->path, &segs[i], &words[i]);
   if (k->wk) {
     api_kb_refresh(r, k);
     api_kb_recount(k, k->wk->kb);
   }
+  for (size_t i = 0; i < n; i++)
+    if (state[i] == 1)
+      doc_set(k, jobs[i]->doc, API_DOC_COMPLETED, NULL, segs ? segs[i] : 0,
+              words ? words[i] : -1);
+  free(segs);
+  free(words);
+  free(msg);
+  free(state);
 }
 
-/* Ingest jobs of one dataset queued back to back run as one batch (up to
-** this many); a delete or another dataset ends the batch, so the order of
-** operations on a document is kept. */
+/* Jobs of one dataset queued back to back run as one batch (up to this
+** many); another dataset ends the batch. Order within a batch is queue
+** order, so an upload and a later delete of one document keep theirs. */
 #define WRITER_BATCH 256
 
 void *api_writer_main(void *arg) {
@@ -619,18 +655,15 @@ void *api_writer_main(void *arg) {
       job *j = r->head;
       r->head = j->next;
       batch[n++] = j;
-    } while (batch[0]->kind == JOB_INGEST && n < WRITER_BATCH && r->head &&
-             r->head->kind == JOB_INGEST && r->head->k == batch[0]->k);
+    } while (n < WRITER_BATCH && r->head && r->head->k == batch[0]->k);
     if (!r->head)
       r->tail = NULL;
     int stop = r->stop;
     pthread_mutex_unlock(&r->mu);
-    if (!stop) { /* at shutdown queued jobs wait for the next start */
-      if (batch[0]->kind == JOB_INGEST)
-        run_ingest_batch(r, batch, n);
-      else
-        run_delete(r, batch[0]);
-    }
+    double t0 = rag_now();
+    if (!stop) /* at shutdown queued jobs wait for the next start */
+      run_batch(r, batch, n);
+    double dt = rag_now() - t0;
     /* The writer's handle is closed when its dataset goes away. */
     api_kb *k = batch[0]->k;
     if (api_kb_gone(r, k) && r->wats)
@@ -648,10 +681,47 @@ void *api_writer_main(void *arg) {
       api_watch_steps(r);
     pthread_mutex_lock(&r->mu);
     r->depth -= n;
+    /* The rate behind Retry-After: a moving average over batches, which
+    ** follows the KB's growth (saves get slower) within a few batches. */
+    if (!stop && dt > 0) {
+      double now = (double)n / dt;
+      r->rate = r->rate > 0 ? 0.8 * r->rate + 0.2 * now : now;
+    }
   }
   pthread_mutex_unlock(&r->mu);
   api_watch_close_all(r);
   return NULL;
+}
+
+void api_kbs_set_max_queue(api_kbs *r, size_t max) {
+  pthread_mutex_lock(&r->mu);
+  r->max_queue = max;
+  pthread_mutex_unlock(&r->mu);
+}
+
+int api_kb_retry_after(api_kb *k) {
+  api_kbs *r = k->reg;
+  pthread_mutex_lock(&r->mu);
+  double over = (double)r->depth - (double)r->max_queue / 2;
+  double rate = r->rate;
+  pthread_mutex_unlock(&r->mu);
+  double s = rate > 0 ? over / rate : 60;
+  return s < 1 ? 1 : s > 60 ? 60 : (int)(s + 0.999);
+}
+
+/* Backpressure for uploads (api_kbs_set_max_queue). Checked before the
+** upload is stored, so a refused request leaves nothing behind; requests
+** racing past the check overshoot the bound by at most one each, that is
+** by the number of server threads. */
+static rag_status queue_admit(api_kbs *r, rag_err *err) {
+  pthread_mutex_lock(&r->mu);
+  size_t depth = r->depth, max = r->max_queue;
+  pthread_mutex_unlock(&r->mu);
+  if (max && depth >= max)
+    return rag_fail(err, RAG_BUSY,
+                    "the ingest queue is full (%zu jobs waiting); retry later",
+                    depth);
+  return RAG_OK;
 }
 
 size_t api_kbs_queue_depth(api_kbs *r) {
@@ -699,6 +769,9 @@ rag_status api_kb_add_doc(api_kb *k, const char *name, const char *text,
                           size_t len, const char *upload_path,
                           const char *meta_json, const char *batch,
                           rag_arena *a, api_doc_info *out, rag_err *err) {
+  rag_status brc = queue_admit(k->reg, err);
+  if (brc)
+    return brc;
   doc_ent *d = calloc(1, sizeof(*d));
   if (!d)
     return rag_fail(err, RAG_NOMEM, "out of memory");

@@ -86,6 +86,8 @@ struct api_kbs {
   pthread_cond_t cv;
   job *head, *tail;
   size_t depth;
+  size_t max_queue; /* 0: unbounded (set by api_kbs_set_max_queue) */
+  double rate;   /* jobs/s the writer works off (moving average); 0 unknown */
   api_wat *wats; /* watched folders, newest first */
 };
 

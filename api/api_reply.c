@@ -80,6 +80,10 @@ int api_error_rag(api_req *r, const rag_err *err) {
     return api_error(r, 413, "request_too_large", "%s", err->msg);
   case RAG_UNSUPPORTED:
     return api_error(r, 415, "unsupported", "%s", err->msg);
+  case RAG_BUSY:
+    if (r->retry_after <= 0)
+      r->retry_after = 1;
+    return api_error(r, 429, "too_many_requests", "%s", err->msg);
   case RAG_UPSTREAM:
   case RAG_TIMEOUT:
     return api_error(r, 502, "upstream_error", "%s", err->msg);

@@ -71,7 +71,7 @@ static rag_status resolve_opts(api_server *s, const api_opts *o,
     return rag_fail(err, RAG_BADARG, "server: must be an object");
   }
   double port = 8080, threads = 4, conns = 256, tmo = 30;
-  double body = 1 << 20, upload = 64 << 20;
+  double body = 1 << 20, upload = 64 << 20, queue = 10000;
   rag_status rc = cfg_num(sec, "port", 0, 65535, &port, err);
   if (!rc)
     rc = cfg_num(sec, "threads", 1, 256, &threads, err);
@@ -83,6 +83,8 @@ static rag_status resolve_opts(api_server *s, const api_opts *o,
     rc = cfg_num(sec, "max_body_bytes", 1024, 1 << 30, &body, err);
   if (!rc)
     rc = cfg_num(sec, "max_upload_bytes", 1024, 1e12, &upload, err);
+  if (!rc)
+    rc = cfg_num(sec, "max_ingest_queue", 1, 1e9, &queue, err);
   /* Slow senders (api_guard.c): headers within 20 s, a body within 20 s
   ** plus 1 s per 500 bytes (mod_reqtimeout's defaults). */
   guard[0] = 20, guard[1] = 20, guard[2] = 500;
@@ -110,6 +112,7 @@ static rag_status resolve_opts(api_server *s, const api_opts *o,
   s->o.max_body = o->max_body ? o->max_body : (size_t)body;
   s->o.max_upload = o->max_upload ? o->max_upload : (size_t)upload;
   s->o.header_mem = o->header_mem ? o->header_mem : 32 * 1024;
+  s->o.max_queue = o->max_queue ? o->max_queue : (size_t)queue;
   s->o.host = s->host;
   s->o.data_dir = s->data_dir;
   s->o.cors_origin = s->cors;
@@ -347,6 +350,11 @@ static enum MHD_Result send_reply(api_req *r, const char *allow) {
     MHD_add_response_header(resp, "Content-Type", r->reply_type);
   if (allow && *allow)
     MHD_add_response_header(resp, "Allow", allow);
+  if (r->retry_after > 0 && (r->status == 429 || r->status == 503)) {
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%d", r->retry_after);
+    MHD_add_response_header(resp, "Retry-After", ra);
+  }
   add_cors(r->srv, resp);
   enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
   MHD_destroy_response(resp);
@@ -679,6 +687,8 @@ rag_status api_open(const rag_cfg *cfg, const api_opts *o, api_server **out,
   }
   if (!rc)
     rc = api_kbs_open(cfg, s->data_dir, s->o.threads + 2, &s->kbs, err);
+  if (!rc)
+    api_kbs_set_max_queue(s->kbs, s->o.max_queue);
   if (!rc)
     rc = api_llm_open(s, err);
   struct sockaddr_storage ss;

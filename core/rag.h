@@ -25,7 +25,8 @@
   X(TIMEOUT, "deadline exceeded")                                              \
   X(NOTFOUND, "not found")                                                     \
   X(CORRUPT, "stored data is corrupt")                                         \
-  X(UNSUPPORTED, "unsupported input or operation")
+  X(UNSUPPORTED, "unsupported input or operation")                             \
+  X(BUSY, "too much work queued; retry later")
 
 typedef enum {
 #define X(name, text) RAG_##name,

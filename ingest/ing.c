@@ -813,6 +813,12 @@ rag_status ing_forget_stats(ing_kb *k, int64_t doc_id, rag_err *err) {
 }
 
 rag_status ing_remove(ing_kb *k, const char *path, int *found, rag_err *err) {
+  rag_status rc = ing_remove_deferred(k, path, found, err);
+  return !rc && *found ? ing_kb_flush(k, err) : rc;
+}
+
+rag_status ing_remove_deferred(ing_kb *k, const char *path, int *found,
+                               rag_err *err) {
   *found = 0;
   char *source = strncmp(path, "beir:", 5) == 0 ? rag_strdup(path)
                                                 : ing_source_for_path(path);
@@ -839,8 +845,6 @@ rag_status ing_remove(ing_kb *k, const char *path, int *found, rag_err *err) {
     if (!rc && nold)
       rc = kb_vec_remove(k->vec, old, nold, err);
     free(old);
-    if (!rc)
-      rc = ing_kb_flush(k, err);
   }
   rag_arena_free(a);
   free(source);

@@ -127,6 +127,12 @@ rag_status ing_forget_stats(ing_kb *k, int64_t doc_id, rag_err *err);
 /* Removes the document whose source is `path` (normalized as above; a
 ** "beir:" source is taken as is). *found = 0 when there was none. */
 rag_status ing_remove(ing_kb *k, const char *path, int *found, rag_err *err);
+/* As ing_remove, but leaves saving the FAISS file and the statistics to
+** the caller's ing_kb_flush: a batch of removals pays for one save (the
+** FAISS file is O(KB size)). Until that flush a crash loses nothing: the
+** removal is committed in SQLite and the next open rebuilds the rest. */
+rag_status ing_remove_deferred(ing_kb *k, const char *path, int *found,
+                               rag_err *err);
 
 /* Absolute, lexically normalized form of path ("." and ".." resolved,
 ** duplicate slashes removed); malloc'd. NULL on allocation failure. */

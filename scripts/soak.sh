@@ -10,7 +10,14 @@
 # (/proc/PID/fd) every SOAK_INTERVAL seconds. Prints duration, requests,
 # non-2xx and socket errors, RSS start/end/max and fds start/end, and
 # exits non-zero when:
-#   - any request got a non-2xx status or a socket error;
+#   - any request got a non-2xx status or a socket error, except uploads
+#     refused with 429 because the ingest queue is full (backpressure:
+#     counted and printed, not errors);
+#   - the ingest queue (ragd_ingest_queue_depth in /metrics, sampled with
+#     RSS) at the end of the run is more than SOAK_QUEUE_SLACK (default
+#     500) jobs deeper than after warm-up -- the writer falling behind --
+#     or it does not drain to 0 within SOAK_DRAIN (default 120) seconds
+#     after the load stops;
 #   - RSS at the end exceeds the RSS after warm-up by more than
 #     SOAK_RSS_MB (default 64) MiB AND by more than SOAK_RSS_PCT (default
 #     50) percent. Warm-up is the first SOAK_WARMUP seconds (default: a
@@ -40,6 +47,8 @@ interval=${SOAK_INTERVAL:-2}
 rss_mb=${SOAK_RSS_MB:-64}
 rss_pct=${SOAK_RSS_PCT:-50}
 fd_slack=${SOAK_FD_SLACK:-8}
+q_slack=${SOAK_QUEUE_SLACK:-500}
+drain=${SOAK_DRAIN:-120}
 warm=${SOAK_WARMUP:-$((secs / 4))}
 [ "$warm" -ge 5 ] || warm=5
 command -v wrk >/dev/null || { echo "soak: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
@@ -92,6 +101,10 @@ ndocs=$(curl -sf "$base/v1/datasets/$ds" | jq -r .document_count)
 
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"; } # KiB
 fds() { find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+qdepth() {
+  curl -sf --max-time 10 "$base/metrics" |
+    awk '/^ragd_ingest_queue_depth / {print $2; f=1} END {if (!f) print -1}'
+}
 rss0=$(rss)
 fd_idle0=$(fds)
 echo "soak: ragd serve pid $pid port $port, dataset $ds ($ndocs documents)," \
@@ -103,25 +116,35 @@ SOAK_DATASET=$ds SOAK_KEY= wrk -t "$wthreads" -c "$conns" -d "${secs}s" \
 wpid=$!
 t0=$(date +%s)
 rss_warm= fd_warm= rss_max=$rss0 rss_last=$rss0 fd_last=$fd_idle0
-echo "t_s rss_kib fds" >"$work/samples.txt"
+q_warm= q_last=0 q_max=0
+echo "t_s rss_kib fds queue" >"$work/samples.txt"
 while kill -0 "$wpid" 2>/dev/null; do
   sleep "$interval"
   kill -0 "$pid" 2>/dev/null || { echo "soak: ragd serve died" >&2; cat "$work/serve.log" >&2; exit 1; }
   kill -0 "$wpid" 2>/dev/null || break
   t=$(($(date +%s) - t0))
-  r=$(rss) f=$(fds)
-  echo "$t $r $f" >>"$work/samples.txt"
+  r=$(rss) f=$(fds) q=$(qdepth)
+  echo "$t $r $f $q" >>"$work/samples.txt"
   [ "$r" -gt "$rss_max" ] && rss_max=$r
-  if [ -z "$rss_warm" ] && [ "$t" -ge "$warm" ]; then rss_warm=$r fd_warm=$f; fi
-  rss_last=$r fd_last=$f
+  [ "$q" -gt "$q_max" ] && q_max=$q
+  if [ -z "$rss_warm" ] && [ "$t" -ge "$warm" ]; then rss_warm=$r fd_warm=$f q_warm=$q; fi
+  rss_last=$r fd_last=$f q_last=$q
 done
 wait "$wpid" || { cat "$work/wrk.txt" >&2; echo "soak: wrk failed" >&2; exit 1; }
+# The queue must drain once the load stops.
+t_drain=0
+q_end=$(qdepth)
+while [ "$q_end" != 0 ] && [ "$t_drain" -lt "$drain" ]; do
+  sleep 1
+  t_drain=$((t_drain + 1))
+  q_end=$(qdepth)
+done
 sleep 1
 r=$(rss)
 [ "$r" -gt "$rss_max" ] && rss_max=$r
 rss_end=$r
 fd_end=$(fds)
-[ -n "$rss_warm" ] || { rss_warm=$rss_last fd_warm=$fd_last; }
+[ -n "$rss_warm" ] || { rss_warm=$rss_last fd_warm=$fd_last q_warm=$q_last; }
 cp "$work/samples.txt" "${SOAK_SAMPLES:-/dev/null}" 2>/dev/null || true
 
 # wrk's summary: "N requests in Xs", "Non-2xx or 3xx responses: N",
@@ -131,6 +154,8 @@ dur=$(awk '/requests in/ {sub(",", "", $4); print $4}' "$work/wrk.txt")
 rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
 non2xx=$(awk -F': ' '/Non-2xx/ {print $2}' "$work/wrk.txt")
 non2xx=${non2xx:-0}
+busy=$(awk '/^soak-lua: busy/ {print $3}' "$work/wrk.txt")
+busy=${busy:-0}
 sockerr=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$work/wrk.txt")
 sockerr=${sockerr:-0}
 lat=$(awk '/Latency Distribution/ {f=1; next} f && /%/ {printf "%s=%s ", $1, $2} /99%/ {f=0}' "$work/wrk.txt")
@@ -139,7 +164,9 @@ mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 
 echo "duration:     $dur ($secs s asked)"
 echo "requests:     $reqs ($rps req/s); latency $lat"
-echo "non-2xx:      $non2xx"
+echo "non-2xx:      $non2xx ($busy of them uploads refused with 429: ingest queue full)"
+echo "ingest queue: after warm-up $q_warm, last under load $q_last, max $q_max;" \
+  "drained to $q_end ${t_drain}s after the load"
 echo "socket errs:  $sockerr"
 echo "rss MiB:      start $(mb "$rss0"), after warm-up $(mb "$rss_warm")," \
   "end $(mb "$rss_end"), max $(mb "$rss_max")"
@@ -148,8 +175,16 @@ echo "fds:          start $fd_idle0 (idle), after warm-up $fd_warm," \
 echo "documents:    $ndocs at start, $ndocs_end at end"
 
 fail=0
-if [ "$non2xx" != 0 ] || [ "$sockerr" != 0 ]; then
-  echo "FAIL: $non2xx non-2xx responses, $sockerr socket errors"
+if [ "$((non2xx - busy))" != 0 ] || [ "$sockerr" != 0 ]; then
+  echo "FAIL: $((non2xx - busy)) non-2xx responses (besides $busy 429s), $sockerr socket errors"
+  fail=1
+fi
+if [ "$q_last" -gt $((q_warm + q_slack)) ]; then
+  echo "FAIL: the ingest queue grew from $q_warm after warm-up to $q_last (bound: $q_slack)"
+  fail=1
+fi
+if [ "$q_end" != 0 ]; then
+  echo "FAIL: the ingest queue still holds $q_end jobs ${drain}s after the load stopped"
   fail=1
 fi
 grow=$((rss_end - rss_warm))

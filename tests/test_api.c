@@ -7,12 +7,15 @@
 #include "api/api.h"
 #include "core/rag_cfg.h"
 #include "core/rag_hash.h"
+#include "tests/fake_http.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -28,18 +31,20 @@ typedef struct srv {
 
 /* Starts a server over the test's data dir; app_ds (may be NULL) is the
 ** dataset the app key may use. */
-static void srv_start(srv *v, const char *app_ds, size_t max_upload) {
-  char ha[65], hb[65], json[1024];
+static void srv_start_with(srv *v, const char *app_ds, size_t max_upload,
+                           const char *extra_cfg, size_t max_queue) {
+  char ha[65], hb[65], json[2048];
   rag_err err;
   rag_err_clear(&err);
   rag_sha256_hex(ADMIN, strlen(ADMIN), ha);
   rag_sha256_hex(APP, strlen(APP), hb);
   snprintf(json, sizeof(json),
-           "{\"log_level\":\"warn\",\"embedding\":{\"dim\":128},"
+           "{\"log_level\":\"warn\",%s"
            "\"auth\":{\"keys\":[{\"name\":\"a\",\"sha256\":\"%s\","
            "\"scope\":\"admin\"},{\"name\":\"b\",\"sha256\":\"%s\","
            "\"scope\":\"app\",\"datasets\":[\"%s\"]}]}}",
-           ha, hb, app_ds ? app_ds : "none");
+           extra_cfg ? extra_cfg : "\"embedding\":{\"dim\":128},", ha, hb,
+           app_ds ? app_ds : "none");
   ASSERT_OK(rag_cfg_default(&v->cfg, &err), &err);
   ASSERT_OK(rag_cfg_apply_json(&v->cfg, json, &err), &err);
   api_opts o = api_opts_default();
@@ -51,9 +56,14 @@ static void srv_start(srv *v, const char *app_ds, size_t max_upload) {
   o.quiet = 1;
   o.max_upload = max_upload;
   o.max_body = 8u << 20;
+  o.max_queue = max_queue;
   ASSERT_OK(api_open(&v->cfg, &o, &v->s, &err), &err);
   v->port = api_port(v->s);
   ASSERT(v->port > 0);
+}
+
+static void srv_start(srv *v, const char *app_ds, size_t max_upload) {
+  srv_start_with(v, app_ds, max_upload, NULL, 0);
 }
 
 static void srv_stop(srv *v) {
@@ -63,6 +73,7 @@ static void srv_stop(srv *v) {
 
 typedef struct resp {
   long status;
+  char retry_after[16]; /* the Retry-After header, "" when absent */
   char *body;
   size_t len;
   cJSON *json;
@@ -120,6 +131,9 @@ static resp req_full(srv *v, const char *method, const char *path,
   if (rc != CURLE_OK)
     TEST_FAILF("%s %s: %s", method, path, curl_easy_strerror(rc));
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  struct curl_header *ra = NULL;
+  if (curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &ra) == CURLHE_OK)
+    snprintf(r.retry_after, sizeof(r.retry_after), "%s", ra->value);
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
   if (r.body)
@@ -167,7 +181,8 @@ static void create_dataset(srv *v, const char *name, char id[40]) {
   char body[256];
   snprintf(body, sizeof(body), "{\"name\":\"%s\",\"description\":\"d\"}", name);
   resp r = req(v, "POST", "/v1/datasets", body, ADMIN);
-  ASSERT_EQ(r.status, 200);
+  if (r.status != 200)
+    TEST_FAILF("create dataset: %ld %s", r.status, r.body);
   ASSERT(jstr(r.json, "id"));
   copy_id(id, jstr(r.json, "id"));
   ASSERT_EQ(strlen(id), 36);
@@ -443,6 +458,9 @@ static resp ext(srv *v, const char *body, const char *auth_header) {
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
   ASSERT_EQ(curl_easy_perform(c), CURLE_OK);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  struct curl_header *ra = NULL;
+  if (curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &ra) == CURLHE_OK)
+    snprintf(r.retry_after, sizeof(r.retry_after), "%s", ra->value);
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
   r.json = r.body ? cJSON_Parse(r.body) : NULL;
@@ -1231,6 +1249,150 @@ TEST(dify_registers_ragd_as_external_knowledge_and_retrieves_from_it) {
   srv_stop(&v);
 }
 
+/* ---- backpressure: a held writer, a full queue ---- */
+
+/* A fake OpenAI embeddings server that holds every call while `hold` is
+** set: the ingest writer stalls inside its first embedding call, so the
+** test decides how many jobs are queued. */
+typedef struct held_emb {
+  atomic_int hold, calls;
+  char body[1 << 14];
+} held_emb;
+
+static void held_handler(void *ctx, const fake_request *rq, fake_reply *out) {
+  held_emb *h = ctx;
+  atomic_fetch_add(&h->calls, 1);
+  while (atomic_load(&h->hold))
+    usleep(5000);
+  cJSON *j = cJSON_ParseWithLength(rq->body, rq->body_len);
+  int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "input"));
+  cJSON_Delete(j);
+  size_t used = (size_t)snprintf(h->body, sizeof(h->body), "{\"data\":[");
+  for (int k = 0; k < n && used < sizeof(h->body) - 200; k++)
+    used += (size_t)snprintf(h->body + used, sizeof(h->body) - used,
+                             "%s{\"index\":%d,\"embedding\":[1,%d,0.5,0.25]}",
+                             k ? "," : "", k, k % 3);
+  snprintf(h->body + used, sizeof(h->body) - used,
+           "],\"usage\":{\"prompt_tokens\":%d}}", n);
+  memset(out, 0, sizeof(*out));
+  out->body = h->body;
+}
+
+static int count_entries(const char *dir) {
+  DIR *d = opendir(dir);
+  int n = 0;
+  for (struct dirent *e; d && (e = readdir(d));)
+    n += e->d_name[0] != '.';
+  if (d)
+    closedir(d);
+  return n;
+}
+
+static double queue_depth(srv *v) {
+  resp r = req(v, "GET", "/metrics", NULL, ADMIN);
+  ASSERT_EQ(r.status, 200);
+  const char *p = strstr(r.body, "\nragd_ingest_queue_depth ");
+  ASSERT(p);
+  double d = strtod(p + strlen("\nragd_ingest_queue_depth "), NULL);
+  resp_free(&r);
+  return d;
+}
+
+TEST(full_ingest_queue_refuses_uploads_with_429_and_keeps_deletes_in_order) {
+  held_emb h;
+  memset(&h, 0, sizeof(h));
+  fake_http *f = fake_http_start();
+  ASSERT(f);
+  fake_http_set_handler(f, held_handler, &h);
+  char cfg[1024];
+  snprintf(cfg, sizeof(cfg),
+           "\"embedding\":{\"provider\":\"openai:fake-emb\"},"
+           "\"providers\":[{\"name\":\"fk\",\"kind\":\"openai\","
+           "\"base_url\":\"%s/v1\",\"max_retries\":0}],"
+           "\"models\":[{\"name\":\"fake-emb\",\"provider\":\"fk\","
+           "\"model\":\"fake-emb\",\"type\":\"embedding\",\"dim\":4}],",
+           fake_http_url(f));
+  srv v;
+  srv_start_with(&v, NULL, 0, cfg, 4);
+  char ds[40], ba[40], da[40], bb[40], db[40], bc[40], dc[40], path[256];
+  create_dataset(&v, "kb", ds);
+  atomic_store(&h.hold, 1);
+  add_text(&v, ds, "tea.txt", TEA, NULL, ba, da);
+  for (int i = 0; i < 2000 && atomic_load(&h.calls) == 0; i++)
+    usleep(5000); /* the writer is now inside tea's embedding call */
+  ASSERT_GT(atomic_load(&h.calls), 0);
+  add_text(&v, ds, "rocket.txt", ROCKET, NULL, bb, db);
+  add_text(&v, ds, "bread.txt", "Sourdough bread bakes at 230 C.", NULL, bc,
+           dc);
+  snprintf(path, sizeof(path), "/v1/datasets/%s/documents/%s", ds, db);
+  resp r = req(&v, "DELETE", path, NULL, ADMIN); /* queued after rocket */
+  ASSERT_EQ(r.status, 204);
+  resp_free(&r);
+  ASSERT_EQ(queue_depth(&v), 4);
+
+  /* Full: an upload is refused with 429, a JSON error and Retry-After,
+  ** and leaves nothing behind. */
+  snprintf(path, sizeof(path), "/v1/datasets/%s/document/create-by-text", ds);
+  r = req(&v, "POST", path, "{\"name\":\"late.txt\",\"text\":\"late\"}", ADMIN);
+  assert_error(&r, 429, "too_many_requests");
+  ASSERT_CONTAINS(jstr(r.json, "message"), "ingest queue is full");
+  int ra = atoi(r.retry_after);
+  ASSERT(ra >= 1 && ra <= 60);
+  resp_free(&r);
+  curl_mime *form = NULL;
+  {
+    CURL *c = curl_easy_init();
+    form = curl_mime_init(c);
+    curl_mimepart *part = curl_mime_addpart(form);
+    curl_mime_name(part, "file");
+    curl_mime_filename(part, "late.md");
+    curl_mime_data(part, "# Late\n\nlate text\n", CURL_ZERO_TERMINATED);
+    snprintf(path, sizeof(path), "/v1/datasets/%s/document/create-by-file", ds);
+    r = req_full(&v, "POST", path, NULL, 0, ADMIN, form);
+    curl_mime_free(form);
+    curl_easy_cleanup(c);
+  }
+  assert_error(&r, 429, "too_many_requests");
+  ASSERT(r.retry_after[0]);
+  resp_free(&r);
+  char docs[4200];
+  snprintf(docs, sizeof(docs), "%s/data/%s/docs", test_tmpdir(), ds);
+  ASSERT_EQ(count_entries(docs), 3); /* tea, rocket, bread */
+  /* Deletes are still taken: they only shrink the KB. */
+  snprintf(path, sizeof(path), "/v1/datasets/%s/documents/%s", ds, dc);
+  r = req(&v, "DELETE", path, NULL, ADMIN);
+  ASSERT_EQ(r.status, 204);
+  resp_free(&r);
+  ASSERT_EQ(queue_depth(&v), 5);
+
+  /* Released: the queue drains in order; only tea is left. */
+  atomic_store(&h.hold, 0);
+  wait_done(&v, ds, ba);
+  for (int i = 0; i < 6000 && queue_depth(&v) > 0; i++)
+    usleep(10000);
+  ASSERT_EQ(queue_depth(&v), 0);
+  ASSERT_EQ(count_entries(docs), 1);
+  snprintf(path, sizeof(path), "/v1/datasets/%s", ds);
+  r = req(&v, "GET", path, NULL, ADMIN);
+  ASSERT_EQ(jnum(r.json, "document_count"), 1);
+  resp_free(&r);
+  r = retrieve(&v, ds, "rocket nozzle bread sourdough", "full_text_search",
+               ADMIN);
+  ASSERT_EQ(r.status, 200);
+  if (!strstr(r.body, "\"records\":[]"))
+    TEST_FAILF("deleted text retrieved: %s", r.body);
+  resp_free(&r);
+  r = retrieve(&v, ds, "matcha green tea", "full_text_search", ADMIN);
+  ASSERT_CONTAINS(r.body, "Matcha");
+  resp_free(&r);
+  /* And uploads are taken again. */
+  char bl[40], dl[40];
+  add_text(&v, ds, "late.txt", "A late note about kettles.", NULL, bl, dl);
+  wait_done(&v, ds, bl);
+  srv_stop(&v);
+  fake_http_stop(f);
+}
+
 #define TESTS(X)                                                               \
   X(datasets_can_be_created_listed_fetched_and_deleted)                        \
   X(text_document_is_indexed_then_found_by_every_search_method)                \
@@ -1243,5 +1405,6 @@ TEST(dify_registers_ragd_as_external_knowledge_and_retrieves_from_it) {
   X(concurrent_retrieves_from_four_threads_all_succeed_and_are_counted)        \
   X(thirty_two_clients_query_during_a_thousand_document_ingest)                \
   X(served_dataset_follows_a_watched_folder_and_takes_uploads_too)             \
-  X(dify_registers_ragd_as_external_knowledge_and_retrieves_from_it)
+  X(dify_registers_ragd_as_external_knowledge_and_retrieves_from_it)           \
+  X(full_ingest_queue_refuses_uploads_with_429_and_keeps_deletes_in_order)
 TEST_MAIN(TESTS)

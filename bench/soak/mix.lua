@@ -12,7 +12,10 @@
 --   2 DELETE .../documents/{doc}        (a document this thread created;
 --                                        a retrieve when it has none yet)
 -- Creates and deletes have the same weight so the KB stays about the same
--- size: RSS growth then means a leak, not more data. Each wrk thread has
+-- size: RSS growth then means a leak, not more data. A create refused
+-- with 429 "too_many_requests" (the server's ingest queue is full: its
+-- backpressure) is counted apart as `busy` and reported by done(), so the
+-- soak can tell it from a real error. Each wrk thread has
 -- its own Lua state, so the queue of created ids is per thread and no id
 -- is deleted twice.
 
@@ -32,6 +35,7 @@ local words = {
 }
 
 local n = 0          -- requests issued by this thread
+busy = 0             -- 429s for a full ingest queue (global: read by done)
 local created = {}   -- document ids this thread may delete (FIFO)
 local head, tail = 1, 0
 
@@ -92,7 +96,15 @@ request = function()
   return retrieve(n)
 end
 
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+
 response = function(status, hdrs, body)
+  if status == 429 and body and body:find('"code":"too_many_requests"', 1,
+                                          true) then
+    busy = busy + 1
+    return
+  end
   -- A create-by-text reply: {"document":{"id":"<uuid>",...},"batch":...}
   if status == 200 and body then
     local id = body:match('^{"document":{"id":"([%x%-]+)"')
@@ -101,4 +113,10 @@ response = function(status, hdrs, body)
       created[tail] = id
     end
   end
+end
+
+done = function(summary, latency, requests)
+  local b = 0
+  for _, t in ipairs(threads) do b = b + (t:get("busy") or 0) end
+  io.write(string.format("soak-lua: busy %d\n", b))
 end
