@@ -470,8 +470,8 @@ static void scrub_value(rag_buf *b, const char *v, size_t vl) {
 
 /* Masks the request's credentials in a buffered body (see rag_http.h):
 ** the whole header value and, for "Scheme token" values, the token. */
-static void scrub_secrets(const rag_http_req *r, rag_buf *b) {
-  for (const char *const *p = r->headers; p && *p; p++) {
+static void scrub_headers(const char *const *headers, rag_buf *b) {
+  for (const char *const *p = headers; p && *p; p++) {
     const char *colon = strchr(*p, ':');
     if (!colon || !secret_name(*p, (size_t)(colon - *p)))
       continue;
@@ -490,6 +490,20 @@ static void scrub_secrets(const rag_http_req *r, rag_buf *b) {
     }
     scrub_value(b, v, vl);
   }
+}
+
+static void scrub_secrets(const rag_http_req *r, rag_buf *b) {
+  scrub_headers(r->headers, b);
+}
+
+void rag_http_mask(const char *const *headers, char *s) {
+  if (!s)
+    return;
+  rag_buf b; /* a view of s: scrub_value only shrinks it */
+  memset(&b, 0, sizeof(b));
+  b.data = s;
+  b.len = strlen(s);
+  scrub_headers(headers, &b);
 }
 
 /* curl's text for a failed transfer, with what timed out named for a

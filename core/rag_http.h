@@ -123,6 +123,12 @@ void rag_http_resp_free(rag_http_resp *r);
 rag_status rag_http_do(rag_http *h, const rag_http_req *req,
                        rag_http_resp *resp, rag_err *err);
 
+/* Masks, in place, every credential value of the request headers (the
+** same rule as for error bodies above) in the NUL-terminated text s: for
+** callers that quote a 2xx body (an error event inside a stream, say) in
+** their own error messages. headers may be NULL. */
+void rag_http_mask(const char *const *headers, char *s);
+
 /* Parses a Retry-After value: delta-seconds ("120") or an IMF-fixdate
 ** ("Wed, 21 Oct 2015 07:28:00 GMT", also the obsolete RFC 850 and asctime
 ** forms); now_epoch is the current Unix time. Returns 0 and sets *seconds

@@ -198,6 +198,8 @@ out:
   rag_http_resp_free(&r);
   rag_ndjson_free(&nd);
   rag_buf_free(&url);
+  if (rc) /* a 2xx body (a stream's error event) may echo the key too */
+    rag_http_mask((const char *const *)h.v, err->msg);
   llm_hdrs_free(&h);
   llm_acc_free(&a);
   return rc;
@@ -259,6 +261,8 @@ static rag_status ol_check(llm_provider *base, const char *model,
   cJSON_Delete(root);
   rag_http_resp_free(&r);
   rag_buf_free(&url);
+  if (rc) /* a 2xx body (a stream's error event) may echo the key too */
+    rag_http_mask((const char *const *)h.v, err->msg);
   llm_hdrs_free(&h);
   return rc;
 }

@@ -275,6 +275,8 @@ out:
   rag_http_resp_free(&r);
   rag_sse_free(&sse);
   rag_buf_free(&url);
+  if (rc) /* a 2xx body (a stream's error event) may echo the key too */
+    rag_http_mask((const char *const *)h.v, err->msg);
   llm_hdrs_free(&h);
   llm_acc_free(&s.acc);
   return rc;
@@ -319,6 +321,8 @@ static rag_status oa_check(llm_provider *base, const char *model,
   }
   rag_http_resp_free(&r);
   rag_buf_free(&url);
+  if (rc) /* a 2xx body (a stream's error event) may echo the key too */
+    rag_http_mask((const char *const *)h.v, err->msg);
   llm_hdrs_free(&h);
   return rc;
 }

@@ -280,6 +280,53 @@ TEST(provider_keys_never_appear_in_replies_logs_metrics_usage_or_models) {
   free(log);
 }
 
+/* A key echoed inside a 200 reply -- an error event in the middle of a
+** stream, which rag_http hands over unscanned -- is masked too. */
+TEST(provider_key_echoed_in_a_streamed_200_error_event_is_masked) {
+  const char *logp = capture_stderr();
+  setenv(KEY_ENV, PKEY, 1);
+  fake_http *f = fake_http_start();
+  ASSERT(f);
+  static const char *const chunks[] = {
+      "data: {\"error\":{\"message\":\"quota exceeded for key " PKEY
+      "\",\"type\":\"insufficient_quota\"}}\n\n",
+      NULL};
+  fake_reply fr;
+  memset(&fr, 0, sizeof(fr));
+  fr.headers = "Content-Type: text/event-stream\r\n";
+  fr.chunks = chunks;
+  for (int i = 0; i < 4; i++)
+    fake_http_push(f, &fr);
+  char extra[2048];
+  snprintf(extra, sizeof(extra),
+           "\"providers\":[{\"name\":\"up\",\"kind\":\"openai\","
+           "\"base_url\":\"%s\",\"api_key_env\":\"" KEY_ENV "\","
+           "\"max_retries\":0}],"
+           "\"models\":[{\"name\":\"gpt\",\"provider\":\"up\"}],",
+           fake_http_url(f));
+  srv v;
+  srv_start(&v, extra);
+  resp r = req(&v, "POST", "/v1/chat/completions",
+               "{\"model\":\"gpt\",\"stream\":true,\"messages\":[{\"role\":"
+               "\"user\",\"content\":\"hi\"}]}",
+               ADMIN);
+  ASSERT(r.body && strstr(r.body, "quota exceeded for key ***"));
+  assert_absent(r.body, PKEY, "streamed chat/completions error event");
+  resp_free(&r);
+  r = req(&v, "POST", "/v1/chat-messages",
+          "{\"query\":\"hi\",\"user\":\"u\",\"response_mode\":\"streaming\","
+          "\"model_config\":{\"model\":\"gpt\",\"fallback\":[]}}",
+          ADMIN);
+  assert_absent(r.body, PKEY, "streamed chat-messages error event");
+  resp_free(&r);
+  srv_stop(&v);
+  fake_http_stop(f);
+  fflush(stderr);
+  char *log = cli_slurp(logp);
+  assert_absent(log, PKEY, "the log");
+  free(log);
+}
+
 /* ---- 2. app keys stay in their datasets --------------------------------- */
 
 TEST(an_app_key_reaches_no_other_dataset_through_any_endpoint) {
@@ -625,6 +672,7 @@ TEST(key_check_accepts_only_the_exact_key_and_picks_its_scope) {
 
 #define TESTS(X)                                                               \
   X(provider_keys_never_appear_in_replies_logs_metrics_usage_or_models)        \
+  X(provider_key_echoed_in_a_streamed_200_error_event_is_masked)               \
   X(an_app_key_reaches_no_other_dataset_through_any_endpoint)                  \
   X(uploads_and_ids_cannot_reach_outside_the_data_folder)                      \
   X(key_comparison_reads_every_digest_byte_even_after_a_mismatch)              \
