@@ -10,6 +10,8 @@
 
 #include "core/rag_hash.h"
 
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,79 @@ static const api_doc_info *find_doc(const api_doc_info *d, size_t n,
 }
 
 /* ---- Dify Knowledge API: retrieve ---- */
+
+/* JSON text as cJSON 1.7.15 prints it (print_string_ptr): '"', '\\' and
+** \b \f \n \r \t escaped by name, other bytes under 32 as \u00xx, the
+** rest (UTF-8 included) as is. Returns 0, or 1 when b could not grow. */
+static int json_str(rag_buf *b, const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  if (rag_buf_putc(b, '"'))
+    return 1;
+  const unsigned char *p = (const unsigned char *)s, *run = p;
+  for (;; p++) {
+    unsigned char c = *p;
+    if (c > 31 && c != '"' && c != '\\')
+      continue;
+    if (p > run && rag_buf_append(b, run, (size_t)(p - run)))
+      return 1;
+    run = p + 1;
+    if (!c)
+      break;
+    char e[6] = {'\\', (char)c, 0, 0, 0, 0};
+    size_t n = 2;
+    switch (c) {
+    case '\b':
+      e[1] = 'b';
+      break;
+    case '\f':
+      e[1] = 'f';
+      break;
+    case '\n':
+      e[1] = 'n';
+      break;
+    case '\r':
+      e[1] = 'r';
+      break;
+    case '\t':
+      e[1] = 't';
+      break;
+    case '"':
+    case '\\':
+      break;
+    default:
+      memcpy(e + 1, "u00", 3);
+      e[4] = hex[c >> 4];
+      e[5] = hex[c & 15];
+      n = 6;
+    }
+    if (rag_buf_append(b, e, n))
+      return 1;
+  }
+  return rag_buf_putc(b, '"') != RAG_OK;
+}
+
+/* A number as cJSON 1.7.15 prints it (print_number): an integral value in
+** int range as %d, else %1.15g when that reads back within DBL_EPSILON
+** (relative), else %1.17g; NaN and infinities as null. */
+static int json_num(rag_buf *b, double d) {
+  char t[32];
+  int fin = !isnan(d) && !isinf(d);
+  int iv = !fin || d >= INT_MAX   ? INT_MAX
+           : d <= (double)INT_MIN ? INT_MIN
+                                  : (int)d;
+  if (!fin) {
+    snprintf(t, sizeof(t), "null");
+  } else if (d == (double)iv) {
+    snprintf(t, sizeof(t), "%d", iv);
+  } else {
+    snprintf(t, sizeof(t), "%1.15g", d);
+    double back = strtod(t, NULL);
+    double m = fabs(back) > fabs(d) ? fabs(back) : fabs(d);
+    if (!(fabs(back - d) <= m * DBL_EPSILON))
+      snprintf(t, sizeof(t), "%1.17g", d);
+  }
+  return rag_buf_puts(b, t) != RAG_OK;
+}
 
 static int num_field(api_req *r, const cJSON *o, const char *k, double lo,
                      double hi, double *out) {
@@ -181,43 +256,50 @@ int api_h_retrieve(api_req *r) {
     cJSON_Delete(b);
     return api_error_rag(r, &err);
   }
-  cJSON *out = cJSON_CreateObject();
-  cJSON *qo = cJSON_AddObjectToObject(out, "query");
-  cJSON_AddStringToObject(qo, "content", q.text);
-  cJSON *recs = cJSON_AddArrayToObject(out, "records");
-  for (size_t i = 0; i < n; i++) {
+  /* The reply is written as text: the same bytes cJSON_PrintUnformatted
+  ** gives for this tree (key order, escapes, numbers), without ~20 cJSON
+  ** nodes and key copies per record, built and freed on every request. */
+  rag_buf o;
+  rag_buf_init(&o, 0);
+  int bad = rag_buf_puts(&o, "{\"query\":{\"content\":") != RAG_OK;
+  bad |= json_str(&o, q.text);
+  bad |= rag_buf_puts(&o, "},\"records\":[") != RAG_OK;
+  for (size_t i = 0; i < n && !bad; i++) {
     const ret_hit *h = &hits[i];
     const api_doc_info *d = find_doc(docs, nd, h->source);
+    const char *text = h->text ? h->text : "";
     char sid[40];
     segment_id(r->params[0], h->chunk_id, sid);
-    cJSON *rec = cJSON_CreateObject(), *seg = cJSON_CreateObject();
-    cJSON_AddStringToObject(seg, "id", sid);
-    cJSON_AddNumberToObject(seg, "position", found[i] ? rows[i].ord + 1 : 0);
-    cJSON_AddStringToObject(seg, "document_id", d ? d->id : "");
-    cJSON_AddStringToObject(seg, "content", h->text ? h->text : "");
-    cJSON_AddNullToObject(seg, "answer");
-    cJSON_AddNumberToObject(seg, "word_count",
-                            h->text ? (double)strlen(h->text)
-                                    : 0); /* Dify counts characters */
-    cJSON_AddNumberToObject(seg, "tokens", found[i] ? rows[i].ntokens : 0);
-    cJSON_AddArrayToObject(seg, "keywords");
-    cJSON_AddNumberToObject(seg, "hit_count", 0);
-    cJSON_AddBoolToObject(seg, "enabled", 1);
-    cJSON_AddStringToObject(seg, "status", "completed");
-    cJSON *doc = cJSON_AddObjectToObject(seg, "document");
-    cJSON_AddStringToObject(doc, "id", d ? d->id : "");
-    cJSON_AddStringToObject(doc, "data_source_type", "upload_file");
-    cJSON_AddStringToObject(doc, "name",
-                            d && d->name ? d->name
-                            : h->title   ? h->title
-                                         : "");
-    cJSON_AddItemToObject(rec, "segment", seg);
-    cJSON_AddNumberToObject(rec, "score", h->score);
-    cJSON_AddItemToArray(recs, rec);
+    bad |= rag_buf_puts(&o, i ? ",{\"segment\":{\"id\":"
+                              : "{\"segment\":{\"id\":") != RAG_OK;
+    bad |= json_str(&o, sid);
+    bad |= rag_buf_puts(&o, ",\"position\":") != RAG_OK;
+    bad |= json_num(&o, found[i] ? rows[i].ord + 1 : 0);
+    bad |= rag_buf_puts(&o, ",\"document_id\":") != RAG_OK;
+    bad |= json_str(&o, d ? d->id : "");
+    bad |= rag_buf_puts(&o, ",\"content\":") != RAG_OK;
+    bad |= json_str(&o, text);
+    bad |= rag_buf_puts(&o, ",\"answer\":null,\"word_count\":") != RAG_OK;
+    bad |= json_num(&o, (double)strlen(text)); /* Dify counts characters */
+    bad |= rag_buf_puts(&o, ",\"tokens\":") != RAG_OK;
+    bad |= json_num(&o, found[i] ? rows[i].ntokens : 0);
+    bad |= rag_buf_puts(&o, ",\"keywords\":[],\"hit_count\":0,"
+                            "\"enabled\":true,\"status\":\"completed\","
+                            "\"document\":{\"id\":") != RAG_OK;
+    bad |= json_str(&o, d ? d->id : "");
+    bad |= rag_buf_puts(&o, ",\"data_source_type\":\"upload_file\","
+                            "\"name\":") != RAG_OK;
+    bad |= json_str(&o, d && d->name ? d->name : h->title ? h->title : "");
+    bad |= rag_buf_puts(&o, "}},\"score\":") != RAG_OK;
+    bad |= json_num(&o, h->score);
+    bad |= rag_buf_putc(&o, '}') != RAG_OK;
   }
+  bad |= rag_buf_puts(&o, "]}") != RAG_OK;
   api_kb_release(k);
   cJSON_Delete(b);
-  return api_reply_json(r, 200, out);
+  char *text = bad ? NULL : rag_buf_detach(&o);
+  rag_buf_free(&o);
+  return api_reply_text(r, 200, "application/json", text); /* NULL: 500 */
 }
 
 /* ---- Dify External Knowledge API: metadata conditions ---- */
