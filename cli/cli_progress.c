@@ -2,7 +2,7 @@
 ** compare` (see cli_progress.h).
 **
 ** Divisions of this file:
-**   1. one bar on one line (cli_progress)
+**   1. durations
 **   2. a block of stage bars (cli_bars) */
 #include "cli/cli_progress.h"
 
@@ -13,9 +13,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define BAR_WIDTH 30
-
-/* ---- 1. one bar on one line ---- */
+/* ---- 1. durations ---- */
 
 void cli_fmt_eta(double s, char *out, size_t n) {
   if (s < 0 || s > 359999) {
@@ -29,52 +27,10 @@ void cli_fmt_eta(double s, char *out, size_t n) {
     snprintf(out, n, "%d:%02d", t / 60, t % 60);
 }
 
-void cli_progress_begin(cli_progress *p, int enabled, const char *label) {
-  memset(p, 0, sizeof(*p));
-  p->enabled = enabled;
-  p->started = rag_now();
-  snprintf(p->label, sizeof(p->label), "%s", label ? label : "");
-}
-
-void cli_progress_draw(cli_progress *p, double frac, double seconds,
-                       const char *counts, double rate, const char *unit) {
-  if (!p->enabled)
-    return;
-  double now = rag_now();
-  if (frac < 1 && p->drawn && now - p->last < 0.1)
-    return; /* redraw at most 10 times a second */
-  p->last = now;
-  if (frac > 1)
-    frac = 1;
-  if (frac < 0)
-    frac = 0;
-  if (seconds < 0)
-    seconds = now - p->started;
-  char bar[BAR_WIDTH + 1];
-  int fill = (int)(frac * BAR_WIDTH);
-  for (int i = 0; i < BAR_WIDTH; i++)
-    bar[i] = i < fill ? '#' : '.';
-  bar[BAR_WIDTH] = '\0';
-  char eta[32], rates[64] = "";
-  cli_fmt_eta(frac > 0 ? seconds * (1 - frac) / frac : -1, eta, sizeof(eta));
-  if (rate > 0)
-    snprintf(rates, sizeof(rates), "  %.0f %s/s", rate, unit ? unit : "");
-  fprintf(stderr, "\r%s%s[%s] %3d%%  %s%s  ETA %s \033[K", p->label,
-          p->label[0] ? " " : "", bar, (int)(frac * 100), counts ? counts : "",
-          rates, eta);
-  p->drawn = 1;
-}
-
-void cli_progress_end(cli_progress *p) {
-  if (p->drawn)
-    fputc('\n', stderr);
-  p->drawn = 0;
-}
-
 /* ---- 2. a block of stage bars ---- */
 
-/* Narrower than BAR_WIDTH: a stage row also carries its counts, rate and
-** ETA, and must fit 80 columns to stay on one line. */
+/* A stage row also carries its counts, rate and ETA, and must fit 80
+** columns to stay on one line. */
 #define ROW_BAR_WIDTH 16
 #define ROW_MAX 512 /* bytes of a drawn row, whatever the terminal width */
 
