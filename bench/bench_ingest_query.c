@@ -46,6 +46,7 @@ typedef struct opts {
   int hnsw_ingest; /* also ingest a second KB with HNSW */
   int rounds;      /* timed runs of each query per series */
   int json;
+  const char *lexical; /* time only the lexical series on this KB */
 } opts;
 
 static const char usage[] =
@@ -60,7 +61,9 @@ static const char usage[] =
     "  --out DIR       keep the corpus, KBs and bench.json in DIR (default:\n"
     "                  a temp dir, removed at the end)\n"
     "  --hnsw-ingest   also time a full ingest into a second, HNSW KB\n"
-    "  --json          print one JSON object instead of the table\n";
+    "  --json          print one JSON object instead of the table\n"
+    "  --lexical KB    no ingest: time only the full-text series on the\n"
+    "                  existing KB directory (e.g. DIR/kb-flat of --out)\n";
 
 static int parse_int(const char *s, int lo, int *out) {
   int64_t v;
@@ -78,6 +81,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
                                      {"out", required_argument, 0, 'o'},
                                      {"hnsw-ingest", no_argument, 0, 'H'},
                                      {"json", no_argument, 0, 'j'},
+                                     {"lexical", required_argument, 0, 'L'},
                                      {"help", no_argument, 0, 'h'},
                                      {0, 0, 0, 0}};
   memset(o, 0, sizeof(*o));
@@ -99,6 +103,8 @@ static int parse_opts(int argc, char **argv, opts *o) {
       o->hnsw_ingest = 1;
     else if (c == 'j')
       o->json = 1;
+    else if (c == 'L')
+      o->lexical = optarg;
     else {
       fputs(usage, c == 'h' ? stdout : stderr);
       return c == 'h' ? 1 : -1;
@@ -449,10 +455,8 @@ static double per_s(double n, double s) {
   return s > 0 ? n / s : 0;
 }
 
-static void print_table(const figures *f) {
-  printf("bench_ingest_query: %s x%d = %zu docs; %zu queries, top_k %d, "
-         "candidates %d\n\n",
-         f->dataset, f->replicas, f->ndocs, f->nq, TOP_K, CANDIDATES);
+/* Ingest and index-build figures (absent with --lexical). */
+static void print_build(const figures *f) {
   printf("corpus written in %.2f s\n\n", f->corpus_seconds);
   printf("%-30s %9s %9s %9s %10s\n", "ingest (ing_paths)", "docs", "chunks",
          "seconds", "chunks/s");
@@ -480,16 +484,26 @@ static void print_table(const figures *f) {
                             : "raw FAISS HNSW build",
          (long long)f->nvec, f->raw_hnsw_seconds,
          per_s((double)f->nvec, f->raw_hnsw_seconds));
+}
+
+static void print_table(const figures *f) {
+  printf("bench_ingest_query: %s x%d = %zu docs; %zu queries, top_k %d, "
+         "candidates %d\n\n",
+         f->dataset, f->replicas, f->ndocs, f->nq, TOP_K, CANDIDATES);
+  if (f->ning > 0)
+    print_build(f);
   printf("\n%-42s %8s %8s %8s\n", "query latency (ms, median of rounds)", "p50",
          "p95", "mean");
   for (int i = 0; i < S_COUNT; i++)
-    printf("  %-40s %8.3f %8.3f %8.3f\n", series_info[i].label,
-           bench_pct(&f->s[i], 50), bench_pct(&f->s[i], 95),
-           bench_mean(&f->s[i]));
+    if (f->s[i].n > 0)
+      printf("  %-40s %8.3f %8.3f %8.3f\n", series_info[i].label,
+             bench_pct(&f->s[i], 50), bench_pct(&f->s[i], 95),
+             bench_mean(&f->s[i]));
   printf("\n%-44s %7s %7s\n", "ratios", "p50", "p95");
   for (size_t r = 0; r < NRATIO; r++)
-    printf("  %-42s %7.2f %7.2f\n", ratio_info[r].label, ratio(f, r, 50),
-           ratio(f, r, 95));
+    if (f->s[ratio_info[r].num].n > 0 && f->s[ratio_info[r].den].n > 0)
+      printf("  %-42s %7.2f %7.2f\n", ratio_info[r].label, ratio(f, r, 50),
+             ratio(f, r, 95));
 }
 
 static void print_json(FILE *out, const figures *f) {
@@ -719,6 +733,70 @@ static rag_status time_queries(const rag_cfg *cfg, const dataset *d, size_t nq,
   return rc;
 }
 
+/* --lexical: the full-text series alone on an existing KB (no ingest, no
+** FAISS): raw FTS5, kb_fts_search pruned / exhaustive / pruned without
+** the df cache, and ret_search's fulltext mode both ways, in one run. */
+static rag_status run_lexical(const char *kbdir, const dataset *d, figures *f,
+                              rag_err *err) {
+  rag_cfg cfg;
+  rag_status rc = rag_cfg_default(&cfg, err);
+  if (rc)
+    return rc;
+  ing_kb_opts ko = ing_kb_opts_default();
+  ko.create = 0;
+  ing_kb *k = NULL;
+  qrun r;
+  memset(&r, 0, sizeof(r));
+  r.texts = d->queries;
+  r.rounds = f->rounds;
+  r.match = malloc(f->nq * sizeof(*r.match));
+  r.arena = rag_arena_new(0);
+  rag_arena *marena = rag_arena_new(0);
+  if (!r.match || !r.arena || !marena)
+    rc = rag_fail(err, RAG_NOMEM, "bench: out of memory");
+  if (!rc)
+    rc = ing_kb_open(&cfg, kbdir, &ko, &k, err);
+  for (size_t i = 0; !rc && i < f->nq; i++)
+    r.match[i] = kb_fts_query(d->queries[i], marena);
+  if (!rc)
+    rc = bench_fts_open(kbdir, &r.fts, err);
+  if (!rc) {
+    r.kb = k->kb;
+    r.rc.kb = k->kb;
+    r.q = ret_query_default(&cfg);
+    r.q.top_k = TOP_K;
+    r.q.candidates = CANDIDATES;
+    r.q.rerank = 0;
+    r.q.mode = RAG_MODE_FULLTEXT;
+  }
+  static const struct {
+    const char *what;
+    kb_fts_strategy strat;
+    int op, slot; /* op 0: raw FTS5, 1: kb_fts_search, 2: ret_search */
+  } plan[] = {
+      {"raw FTS5", KB_FTS_PRUNED, 0, S_RAW_FTS},
+      {"kb_fts_search", KB_FTS_PRUNED, 1, S_KB_FTS},
+      {"kb_fts_search exhaustive", KB_FTS_EXHAUSTIVE, 1, S_KB_FTS_EX},
+      {"kb_fts_search pruned, no cache", KB_FTS_PRUNED_NOCACHE, 1,
+       S_KB_FTS_NOCACHE},
+      {"ragd fulltext", KB_FTS_PRUNED, 2, S_RET_FT_FLAT},
+      {"ragd fulltext exhaustive", KB_FTS_EXHAUSTIVE, 2, S_RET_FT_FLAT_EX},
+  };
+  static const bench_op ops[3] = {op_raw_fts, op_kb_fts, op_ret};
+  for (size_t i = 0; !rc && i < sizeof(plan) / sizeof(plan[0]); i++) {
+    kb_fts_set_strategy(k->kb, plan[i].strat);
+    rc = time_series(plan[i].what, ops[plan[i].op], &r, f->nq,
+                     &f->s[plan[i].slot], err);
+  }
+  bench_fts_close(r.fts);
+  ing_kb_close(k);
+  rag_arena_free(marena);
+  rag_arena_free(r.arena);
+  free(r.match);
+  rag_cfg_free(&cfg);
+  return rc;
+}
+
 static rag_status run(const opts *o, const dataset *d, const char *work,
                       figures *f, rag_err *err) {
   char corpus[4096], kflat[4096], khnsw[4096];
@@ -820,7 +898,8 @@ int main(int argc, char **argv) {
 
   rag_err err;
   rag_err_clear(&err);
-  rag_status rc = run(&o, &d, work, f, &err);
+  rag_status rc = o.lexical ? run_lexical(o.lexical, &d, f, &err)
+                            : run(&o, &d, work, f, &err);
   if (rc)
     fprintf(stderr, "bench: %s\n", err.msg);
   else if (o.json)

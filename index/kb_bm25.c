@@ -58,6 +58,8 @@ static const double kb_col_weight[2] = {1.0, 0.5};
 /* Relative slack on the non-essential sum against theta, far above the
 ** rounding error of summing a few hundred doubles. */
 #define BM25_SLACK 1e-9
+/* Rows waiting for their exact score, at most (see kb_bm25_topk). */
+#define BM25_BATCH 8192
 /* Document-frequency cache: open addressing, cleared when half full. */
 #define BM25_CACHE_CAP 4096
 
@@ -73,11 +75,12 @@ struct kb_bm25 {
   fts5_api *api;
   fts5_tokenizer tokapi;
   Fts5Tokenizer *tok;
-  sqlite3_stmt *vocab; /* doc count of one token */
-  sqlite3_stmt *count; /* rows matching one phrase (multi-token terms) */
-  sqlite3_stmt *avg;   /* chunks_fts's averages record */
-  sqlite3_stmt *pass;  /* the pass statement, see run_pass */
-  df_entry *cache;     /* BM25_CACHE_CAP slots */
+  sqlite3_stmt *vocab;   /* doc count of one token */
+  sqlite3_stmt *count;   /* rows matching one phrase (multi-token terms) */
+  sqlite3_stmt *avg;     /* chunks_fts's averages record */
+  sqlite3_stmt *pass;    /* the pass statement, see run_pass */
+  sqlite3_stmt *docsize; /* one row's sizes */
+  df_entry *cache;       /* BM25_CACHE_CAP slots */
   size_t ncached;
   unsigned data_version;
   int cache_valid;
@@ -98,6 +101,7 @@ void kb_bm25_free(struct kb_bm25 *b) {
   sqlite3_finalize(b->count);
   sqlite3_finalize(b->avg);
   sqlite3_finalize(b->pass);
+  sqlite3_finalize(b->docsize);
   if (b->tok)
     b->tokapi.xDelete(b->tok);
   cache_clear(b);
@@ -160,6 +164,9 @@ static rag_status state_get(kb *k, struct kb_bm25 **out, rag_err *err) {
     s = kb_prepare(k, "SELECT block FROM chunks_fts_data WHERE id = 1", &b->avg,
                    err, "bm25: averages");
   if (!s)
+    s = kb_prepare(k, "SELECT sz FROM chunks_fts_docsize WHERE id = ?1",
+                   &b->docsize, err, "bm25: row sizes");
+  if (!s)
     s = kb_prepare(k,
                    "SELECT kb_bm25_topk(chunks_fts, ?2) FROM chunks_fts"
                    " WHERE chunks_fts MATCH ?1",
@@ -198,14 +205,27 @@ typedef struct hit {
 } hit;
 
 /* The per-query context bound as a pointer to kb_bm25_topk(). */
+/* A row whose bound reached the k-th score when FTS5 visited it: scored
+** later, best bound first (see flush). */
+typedef struct cand {
+  double bound;
+  int64_t id;
+  size_t at; /* its term frequencies: topk.freq[at .. at + nterm) */
+} cand;
+
+/* The per-query context bound as a pointer to kb_bm25_topk(). */
 typedef struct topk {
   int off, nterm;    /* scored phrases: off .. off + nterm - 1 */
   const double *idf; /* per scored phrase */
   double avgdl;
   hit *heap; /* min-heap on better(): heap[0] is the worst kept */
   size_t n, k;
-  int64_t rows, full; /* rows visited, rows fully scored */
-  int rc;             /* first FTS5 API error */
+  cand *c; /* rows waiting for their exact score */
+  double *freq;
+  size_t nc, capc;
+  sqlite3_stmt *docsize; /* sz of one row of chunks_fts_docsize */
+  int64_t rows, full;    /* rows visited, rows fully scored */
+  int rc;                /* first SQLite / FTS5 error */
 } topk;
 
 static int better(const hit *a, const hit *b) {
@@ -244,11 +264,69 @@ static void heap_offer(topk *t, hit x) {
   }
 }
 
-/* Called once per row FTS5 visits. The bound takes D = 0, where BM25's
-** length normalization is smallest (k1 * (1 - b)); the exact score needs
-** the row's size, a chunks_fts_docsize lookup, paid only when the bound
-** reaches the current k-th score. The exact expression is fts5_aux.c's
-** fts5Bm25Function, operand for operand. */
+static size_t get_varint(const unsigned char *p, size_t n, uint64_t *v);
+
+/* The row's size in tokens, all columns: what FTS5's xColumnSize(-1)
+** returns, read from chunks_fts_docsize (a varint per column; FTS5's
+** on-disk format, as kb_fts.c's scan relies on). -1 on error. */
+static int64_t row_size(topk *t, int64_t id) {
+  sqlite3_stmt *st = t->docsize;
+  int64_t d = -1;
+  sqlite3_bind_int64(st, 1, id);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    const unsigned char *p = sqlite3_column_blob(st, 0);
+    size_t n = (size_t)sqlite3_column_bytes(st, 0), at = 0, len;
+    uint64_t v;
+    d = 0;
+    while (p && at < n && (len = get_varint(p + at, n - at, &v)) > 0) {
+      d += (int64_t)v;
+      at += len;
+    }
+  } else {
+    t->rc = rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+  }
+  sqlite3_reset(st);
+  return d;
+}
+
+static int by_bound_desc(const void *x, const void *y) {
+  const cand *a = x, *b = y;
+  return (a->bound < b->bound) - (a->bound > b->bound);
+}
+
+/* Scores the waiting rows, best bound first, until a bound falls below
+** the k-th score: the rows after it cannot enter. Taking them in this
+** order raises the k-th score fast, so few rows need their size read. The
+** exact expression is fts5_aux.c's fts5Bm25Function, operand for operand
+** (the sum in phrase order; a term absent from the row adds +0.0). */
+static void flush(topk *t) {
+  qsort(t->c, t->nc, sizeof(*t->c), by_bound_desc);
+  for (size_t i = 0; i < t->nc && !t->rc; i++) {
+    const cand *c = &t->c[i];
+    if (t->n == t->k && c->bound < t->heap[0].score)
+      break;
+    int64_t ntok = row_size(t, c->id);
+    if (ntok < 0)
+      break;
+    const double *f = t->freq + c->at;
+    double D = (double)ntok, score = 0;
+    for (int j = 0; j < t->nterm; j++)
+      if (f[j] > 0)
+        score += t->idf[j] *
+                 ((f[j] * (BM25_K1 + 1.0)) /
+                  (f[j] + BM25_K1 * (1 - BM25_B + BM25_B * D / t->avgdl)));
+    t->full++;
+    heap_offer(t, (hit){score, c->id});
+  }
+  t->nc = 0;
+}
+
+/* Called once per row FTS5 visits: the row's weighted frequency of each
+** term from the position lists (in memory already), and a bound on its
+** score taking its length as 0, where BM25's length normalization is
+** smallest (k1 * (1 - b)). A row whose bound is below the current k-th
+** score is dropped; the others wait for flush. */
 static void topk_fn(const Fts5ExtensionApi *api, Fts5Context *fc,
                     sqlite3_context *sc, int nval, sqlite3_value **val) {
   topk *t = nval == 1 ? sqlite3_value_pointer(val[0], "kb_bm25_topk") : NULL;
@@ -258,12 +336,9 @@ static void topk_fn(const Fts5ExtensionApi *api, Fts5Context *fc,
   }
   if (t->rc)
     return;
-  double freq[64], *f = t->nterm <= 64 ? freq : NULL, bound = 0;
-  double *heapf = NULL;
-  if (!f && !(f = heapf = malloc((size_t)t->nterm * sizeof(*f)))) {
-    t->rc = SQLITE_NOMEM;
-    return;
-  }
+  if (t->nc == t->capc)
+    flush(t);
+  double *f = t->freq + t->nc * (size_t)t->nterm, bound = 0;
   t->rows++;
   for (int i = 0; i < t->nterm; i++) {
     Fts5PhraseIter it;
@@ -272,7 +347,7 @@ static void topk_fn(const Fts5ExtensionApi *api, Fts5Context *fc,
     int rc = api->xPhraseFirst(fc, t->off + i, &it, &ic, &io);
     if (rc != SQLITE_OK) {
       t->rc = rc;
-      break;
+      return;
     }
     for (; ic >= 0; api->xPhraseNext(fc, &it, &ic, &io))
       fi += ic < 2 ? kb_col_weight[ic] : 1.0;
@@ -281,23 +356,10 @@ static void topk_fn(const Fts5ExtensionApi *api, Fts5Context *fc,
       bound +=
           t->idf[i] * ((fi * (BM25_K1 + 1.0)) / (fi + BM25_K1 * (1 - BM25_B)));
   }
-  if (!t->rc && (t->n < t->k || !(bound < t->heap[0].score))) {
-    int ntok = 0;
-    int rc = api->xColumnSize(fc, -1, &ntok);
-    if (rc != SQLITE_OK) {
-      t->rc = rc;
-    } else {
-      double D = (double)ntok, score = 0;
-      for (int i = 0; i < t->nterm; i++)
-        if (f[i] > 0)
-          score += t->idf[i] *
-                   ((f[i] * (BM25_K1 + 1.0)) /
-                    (f[i] + BM25_K1 * (1 - BM25_B + BM25_B * D / t->avgdl)));
-      t->full++;
-      heap_offer(t, (hit){score, api->xRowid(fc)});
-    }
-  }
-  free(heapf);
+  if (t->n == t->k && bound < t->heap[0].score)
+    return;
+  t->c[t->nc] = (cand){bound, api->xRowid(fc), t->nc * (size_t)t->nterm};
+  t->nc++;
 }
 
 /* ---- 3. kb_bm25_topk ---- */
@@ -476,12 +538,14 @@ static rag_status run_pass(kb *k, struct kb_bm25 *b, const char *const *terms,
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW && !t->rc)
     ;
+  if (rc == SQLITE_DONE && !t->rc)
+    flush(t);
   rag_status s = RAG_OK;
   if (t->rc)
     s = t->rc == SQLITE_NOMEM
             ? rag_fail(err, RAG_NOMEM, "kb: full-text search: out of memory")
-            : rag_fail(err, RAG_IO, "kb: full-text search: FTS5 error %d",
-                       t->rc);
+            : rag_fail(err, t->rc == SQLITE_CORRUPT ? RAG_CORRUPT : RAG_IO,
+                       "kb: full-text search: %s", sqlite3_errstr(t->rc));
   else if (rc != SQLITE_DONE)
     s = kb_dbfail(k, err, "full-text search");
   sqlite3_reset(st);
@@ -584,8 +648,19 @@ rag_status kb_bm25_topk(kb *k, const char *const *terms, int nterms,
   topk t;
   memset(&t, 0, sizeof(t));
   t.k = k_max;
-  if (!(t.heap = malloc(k_max * sizeof(*t.heap))))
+  /* Rows wait in batches of capc (at most 8 MB of frequencies). */
+  t.capc = ((size_t)1 << 20) / (size_t)nterms;
+  t.capc = t.capc > BM25_BATCH ? BM25_BATCH : t.capc < 64 ? 64 : t.capc;
+  t.heap = malloc(k_max * sizeof(*t.heap));
+  t.c = malloc(t.capc * sizeof(*t.c));
+  t.freq = malloc(t.capc * (size_t)nterms * sizeof(*t.freq));
+  t.docsize = b->docsize;
+  if (!t.heap || !t.c || !t.freq) {
+    free(t.heap);
+    free(t.c);
+    free(t.freq);
     return rag_fail(err, RAG_NOMEM, "kb: bm25: out of memory");
+  }
   /* One snapshot for the statistics and the passes. Inside the caller's
   ** transaction, which may hold uncommitted chunks, the cache is bypassed
   ** (the data version only moves at commit). */
@@ -615,5 +690,7 @@ rag_status kb_bm25_topk(kb *k, const char *const *terms, int nterms,
     }
   }
   free(t.heap);
+  free(t.c);
+  free(t.freq);
   return s;
 }

@@ -161,8 +161,8 @@ static void random_queries(kb *k, int nq, uint64_t seed) {
 
 TEST(pruned_topk_equals_fts5_rank_on_random_queries) {
   kb *k = open_kb("kb");
-  build_corpus(k, 400, 7);
-  random_queries(k, 200, 11);
+  build_corpus(k, 250, 7);
+  random_queries(k, 120, 11);
   kb_close(k);
 }
 
@@ -196,18 +196,18 @@ TEST(pruned_topk_without_the_cache_matches_too) {
   kb *k = open_kb("kb");
   build_corpus(k, 200, 13);
   pruned = KB_FTS_PRUNED_NOCACHE;
-  random_queries(k, 60, 51);
+  random_queries(k, 40, 51);
   kb_close(k);
 }
 
 TEST(pruned_topk_follows_deletes_and_replacements) {
   kb *k = open_kb("kb");
-  build_corpus(k, 300, 5);
-  random_queries(k, 60, 21); /* fills the document-frequency cache */
+  build_corpus(k, 200, 5);
+  random_queries(k, 40, 21); /* fills the document-frequency cache */
   rag_err err;
   rag_err_clear(&err);
   rng_state = 99;
-  for (int d = 0; d < 300; d += 3) {
+  for (int d = 0; d < 200; d += 3) {
     char src[32];
     int found = 0;
     snprintf(src, sizeof(src), "doc-%d", d);
@@ -216,8 +216,8 @@ TEST(pruned_topk_follows_deletes_and_replacements) {
     else
       put_doc(k, src, 1 + (int)(rnd() % 6));
   }
-  random_queries(k, 60, 21); /* same queries, new statistics */
-  random_queries(k, 60, 22);
+  random_queries(k, 40, 21); /* same queries, new statistics */
+  random_queries(k, 40, 22);
   kb_close(k);
 }
 
