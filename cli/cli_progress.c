@@ -31,7 +31,7 @@ void cli_fmt_eta(double s, char *out, size_t n) {
 
 /* A stage row also carries its counts, rate and ETA, and must fit 80
 ** columns to stay on one line. */
-#define ROW_BAR_WIDTH 16
+#define ROW_BAR_WIDTH 12
 #define ROW_MAX 512 /* bytes of a drawn row, whatever the terminal width */
 
 static void copy_text(char *dst, size_t n, const char *src) {
@@ -87,7 +87,7 @@ void cli_bar_format(const cli_bar_row *r, double now, char *out, size_t n) {
     bar[i] = i < fill ? '#' : '.';
   bar[ROW_BAR_WIDTH] = '\0';
   if (r->started <= 0) {
-    snprintf(out, n, "%-6s [%s]   0%%  waiting", r->label, bar);
+    snprintf(out, n, "%-5s [%s]   0%%  waiting", r->label, bar);
     return;
   }
   const char *sp = r->unit[0] ? " " : "";
@@ -113,7 +113,7 @@ void cli_bar_format(const cli_bar_row *r, double now, char *out, size_t n) {
     left = (double)(r->total - r->done) / rate;
   char eta[32];
   cli_fmt_eta(left, eta, sizeof(eta));
-  snprintf(out, n, "%-6s [%s] %3d%%  %s%s  ETA %s%s%s", r->label, bar,
+  snprintf(out, n, "%-5s [%s] %3d%%  %s%s  ETA %s%s%s", r->label, bar,
            (int)(frac * 100), counts, rates, eta, r->note[0] ? "  " : "",
            r->note);
 }
@@ -140,5 +140,11 @@ void cli_bars_draw(cli_bars *b, int force, double now) {
 }
 
 void cli_bars_break(cli_bars *b) {
+  b->drawn = 0;
+}
+
+void cli_bars_clear(cli_bars *b) {
+  if (b->enabled && b->drawn)
+    fprintf(b->out, "\033[%zuA\r\033[J", b->drawn);
   b->drawn = 0;
 }

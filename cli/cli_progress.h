@@ -1,9 +1,9 @@
 /* cli/cli_progress.h -- Progress bars on stderr: a block of up to
 ** CLI_BARS_MAX lines, one per stage (`ragd ingest`: chunk, embed, index;
 ** `ragd compare` adds query), each with its own count, rate and ETA:
-**   chunk  [################] 100%  1472/1472 chunks  3109/s  ETA 0:00
-**   embed  [#########.......]  58%  853/1472 chunks  1182/s  ETA 0:01
-**   index  [#####...........]  33%  490/~1477 chunks  665/s  ETA 0:01
+**   chunk [########....]  72%  1083/~1491 chunks  372/s  ETA 0:01
+**   embed [######......]  54%  819/~1491 chunks  320/s  ETA 0:02
+**   index [######......]  54%  819/~1491 chunks  354/s  ETA 0:02  768 docs
 ** ("~": an estimated total), redrawn in place by moving the cursor up (ANSI
 ** "ESC[nA") at most 10 times a second. Each line is cut to the terminal's
 ** width so that none wraps and the cursor arithmetic holds.
@@ -63,8 +63,13 @@ void cli_bars_update(cli_bars *b, size_t i, int64_t done, int64_t total,
 void cli_bars_draw(cli_bars *b, int force, double now);
 
 /* Leaves the block where it is: the next draw starts a new block below.
-** Call before printing anything else to stderr. */
+** For the end of a phase, whose final bars stay in the scrollback. */
 void cli_bars_break(cli_bars *b);
+
+/* Erases the block (cursor up, ESC[J) so that a message printed next
+** takes its place; the next draw puts the block back below the message.
+** Call before printing anything else to stderr while the block shows. */
+void cli_bars_clear(cli_bars *b);
 
 /* One row as drawn, without the cursor moves and the newline, cut to
 ** n - 1 bytes. */

@@ -95,8 +95,9 @@ static void ui_progress(void *ctx, size_t bar, int64_t done, int64_t total,
 
 static void ui_notice(void *ctx, const char *msg) {
   ui *u = ctx;
-  cli_bars_break(&u->bars);
+  cli_bars_clear(&u->bars); /* the message above, the bars below it */
   fprintf(stderr, "ragd compare: %s\n", msg);
+  cli_bars_draw(&u->bars, 1, rag_now());
 }
 
 static int ui_stop(void *ctx) {

@@ -15,12 +15,19 @@ typedef struct ui {
   char files[64]; /* "files 200/1000", the index row's note */
 } ui;
 
+/* The stages share one total: a new one (a better estimate, the exact
+** count) goes to every row that has started. */
 static void on_stage(void *ctx, ing_stage st, int64_t done, int64_t total,
                      int exact) {
   ui *u = ctx;
   double now = rag_now();
   cli_bars_update(&u->bars, (size_t)st, done, total, exact, "chunks",
                   st == ING_STAGE_INDEX ? u->files : NULL, now);
+  for (size_t i = 0; i < u->bars.n; i++) {
+    cli_bar_row *r = &u->bars.row[i];
+    if (i != (size_t)st && r->started > 0)
+      cli_bars_update(&u->bars, i, r->done, total, exact, NULL, NULL, now);
+  }
   cli_bars_draw(&u->bars, 0, now);
 }
 
@@ -42,8 +49,9 @@ static void on_progress(void *ctx, const ing_summary *s) {
 static void on_notice(void *ctx, const char *source, rag_status code,
                       const char *msg) {
   ui *u = ctx;
-  cli_bars_break(&u->bars);
+  cli_bars_clear(&u->bars); /* the message above, the bars below it */
   fprintf(stderr, "ragd: %s: %s: %s\n", code ? "skipped" : "note", source, msg);
+  cli_bars_draw(&u->bars, 1, rag_now());
 }
 
 static void print_summary(const ui *u, const ing_summary *s, const char *kb) {

@@ -587,10 +587,14 @@ typedef struct kb_run {
   meter *m;
   bill prior;
   int metered; /* m counts what reaches a remote provider */
-  /* The index bar as last reported, re-sent with the document counts
-  ** that on_ing_progress learns after each document. */
-  int64_t idx_done, idx_total;
-  int idx_exact;
+  /* The ingest bars as last reported: the stages share one total, so a
+  ** new total (a better estimate, or the exact count) goes to every
+  ** stage that has started; the index bar also carries the document
+  ** counts that on_ing_progress learns after each document. */
+  int64_t done[ING_NSTAGES];
+  int started[ING_NSTAGES];
+  int64_t total;
+  int exact;
   char idx_note[64];
 } kb_run;
 
@@ -598,11 +602,7 @@ typedef struct kb_run {
 static const char *const ingest_bars[ING_NSTAGES] = {"chunk", "embed", "index"};
 static const char *const query_bars[1] = {"query"};
 
-static void on_ing_stage(void *ctx, ing_stage st, int64_t done, int64_t total,
-                         int exact) {
-  kb_run *kr = ctx;
-  if (!kr->o->progress)
-    return;
+static void send_ing_bar(kb_run *kr, ing_stage st) {
   char note[64] = "";
   const char *n = NULL;
   if (st == ING_STAGE_EMBED && kr->metered) {
@@ -610,12 +610,25 @@ static void on_ing_stage(void *ctx, ing_stage st, int64_t done, int64_t total,
     snprintf(note, sizeof(note), "sent %lld", (long long)kr->m->chunks);
     n = note;
   } else if (st == ING_STAGE_INDEX) {
-    kr->idx_done = done;
-    kr->idx_total = total;
-    kr->idx_exact = exact;
     n = kr->idx_note;
   }
-  kr->o->progress(kr->o->ctx, (size_t)st, done, total, exact, "chunks", n);
+  kr->o->progress(kr->o->ctx, (size_t)st, kr->done[st], kr->total, kr->exact,
+                  "chunks", n);
+}
+
+static void on_ing_stage(void *ctx, ing_stage st, int64_t done, int64_t total,
+                         int exact) {
+  kb_run *kr = ctx;
+  if (!kr->o->progress)
+    return;
+  int moved = total != kr->total || exact != kr->exact;
+  kr->done[st] = done;
+  kr->started[st] = 1;
+  kr->total = total;
+  kr->exact = exact;
+  for (int s = 0; s < ING_NSTAGES; s++)
+    if (s == (int)st || (moved && kr->started[s]))
+      send_ing_bar(kr, (ing_stage)s);
 }
 
 static void on_ing_progress(void *ctx, const ing_summary *s) {
@@ -628,10 +641,8 @@ static void on_ing_progress(void *ctx, const ing_summary *s) {
   else
     snprintf(kr->idx_note, sizeof(kr->idx_note), "%lld docs",
              (long long)s->files_done);
-  if (s->files_done == 0)
-    return; /* the run's opening call: no stage has started */
-  kr->o->progress(kr->o->ctx, ING_STAGE_INDEX, kr->idx_done, kr->idx_total,
-                  kr->idx_exact, "chunks", kr->idx_note);
+  if (s->files_done > 0) /* not the run's opening call */
+    send_ing_bar(kr, ING_STAGE_INDEX);
 }
 
 static void on_ing_notice(void *ctx, const char *source, rag_status code,

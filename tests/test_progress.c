@@ -335,7 +335,7 @@ TEST(a_stage_row_shows_its_count_rate_and_eta) {
   ASSERT_CONTAINS(line, "5.0/s");
   ASSERT_CONTAINS(line, "ETA 0:30");
   ASSERT_CONTAINS(line, "sent 8");
-  ASSERT_CONTAINS(line, "[####............]");
+  ASSERT_CONTAINS(line, "[###.........]");
 }
 
 TEST(estimated_and_unknown_totals_are_told_apart) {
@@ -407,6 +407,31 @@ TEST(the_block_is_redrawn_in_place_and_left_behind_on_break) {
   fclose(f);
 }
 
+TEST(a_message_takes_the_place_of_the_block_which_comes_back_below) {
+  FILE *f = tmpfile();
+  ASSERT(f);
+  cli_bars b;
+  cli_bars_begin(&b, 1, f, LABELS, 3);
+  cli_bars_clear(&b); /* nothing drawn: nothing to erase */
+  ASSERT_EQ(strlen(slurp(f)), 0);
+  cli_bars_update(&b, 0, 10, 100, 0, "chunks", NULL, 1);
+  cli_bars_draw(&b, 1, 1);
+  cli_bars_clear(&b);
+  fputs("skipped: a.pdf\n", f);
+  cli_bars_draw(&b, 1, 1.01);
+  const char *out = slurp(f);
+  /* Up over the 3 rows, erased to the end of the screen, the message,
+  ** then a fresh block (no cursor move). */
+  const char *erase = strstr(out, "\033[3A\r\033[J");
+  ASSERT(erase);
+  ASSERT_EQ(count(out, "\033[3A"), 1);
+  ASSERT(strstr(erase, "skipped: a.pdf\n") ==
+         erase + strlen("\033[3A\r\033[J"));
+  ASSERT_CONTAINS(strstr(erase, "skipped"), "chunk");
+  ASSERT_EQ(count(out, "\n"), 7);
+  fclose(f);
+}
+
 TEST(rows_never_wrap_and_a_disabled_block_draws_nothing) {
   FILE *f = tmpfile();
   ASSERT(f);
@@ -443,5 +468,6 @@ TEST(rows_never_wrap_and_a_disabled_block_draws_nothing) {
   X(estimated_and_unknown_totals_are_told_apart)                               \
   X(a_finished_stage_keeps_its_rate_while_the_others_run)                      \
   X(the_block_is_redrawn_in_place_and_left_behind_on_break)                    \
+  X(a_message_takes_the_place_of_the_block_which_comes_back_below)             \
   X(rows_never_wrap_and_a_disabled_block_draws_nothing)
 TEST_MAIN(TESTS)
