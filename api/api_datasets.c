@@ -314,28 +314,23 @@ int api_h_docs_list(api_req *r) {
   int page, limit;
   if (!api_paging(r, &page, &limit))
     return 0;
-  const char *kw = api_query(r, "keyword");
+  api_doc_query q = {api_query(r, "keyword"), NULL,
+                     (size_t)(page - 1) * (size_t)limit, (size_t)limit};
   api_kb *k = dataset_of(r);
   if (!k)
     return 0;
   api_doc_info *docs = NULL;
-  size_t n = 0;
+  size_t n = 0, total = 0;
   rag_err err;
   rag_err_clear(&err);
-  rag_status rc = api_kb_docs(k, r->arena, &docs, &n, &err);
+  rag_status rc = api_kb_docs_find(k, &q, r->arena, &docs, &n, &total, &err);
   api_kb_release(k);
   if (rc)
     return api_error_rag(r, &err);
   cJSON *data = cJSON_CreateArray();
-  int total = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (kw && *kw && (!docs[i].name || !strcasestr(docs[i].name, kw)))
-      continue;
-    if (total >= (page - 1) * limit && total < page * limit)
-      cJSON_AddItemToArray(data, doc_json(&docs[i], (int)(n - i)));
-    total++;
-  }
-  return page_reply(r, data, total, page, limit);
+  for (size_t i = 0; i < n; i++)
+    cJSON_AddItemToArray(data, doc_json(&docs[i], (int)docs[i].position));
+  return page_reply(r, data, (int)total, page, limit);
 }
 
 int api_h_doc_delete(api_req *r) {
@@ -359,19 +354,18 @@ int api_h_indexing_status(api_req *r) {
   if (!k)
     return 0;
   api_doc_info *docs = NULL;
-  size_t n = 0;
+  size_t n = 0, total = 0;
   rag_err err;
   rag_err_clear(&err);
-  rag_status rc = api_kb_docs(k, r->arena, &docs, &n, &err);
+  /* Dify takes the batch id; a document id is accepted too. */
+  api_doc_query q = {NULL, r->params[1], 0, 0};
+  rag_status rc = api_kb_docs_find(k, &q, r->arena, &docs, &n, &total, &err);
   api_kb_release(k);
   if (rc)
     return api_error_rag(r, &err);
   cJSON *data = cJSON_CreateArray();
   int found = 0;
   for (size_t i = 0; i < n; i++) {
-    /* Dify takes the batch id; a document id is accepted too. */
-    if (strcmp(docs[i].batch, r->params[1]) && strcmp(docs[i].id, r->params[1]))
-      continue;
     found++;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", docs[i].id);

@@ -93,6 +93,7 @@ typedef struct api_doc_info { /* a copy, strings in the caller's arena */
   const char *name, *error, *meta_json, *data_source_type, *source;
   api_doc_status status;
   int64_t created_at, segments, words;
+  int64_t position; /* api_kb_docs_find: 1 = the last document listed */
 } api_doc_info;
 
 typedef struct api_kb_info {
@@ -138,6 +139,26 @@ rag_status api_kb_add_doc(api_kb *k, const char *name, const char *text,
                           size_t len, const char *upload_path,
                           const char *meta_json, const char *batch,
                           rag_arena *a, api_doc_info *out, rag_err *err);
+/* The documents that chunk sources sources[0..n) belong to, in one pass
+** under the dataset's lock (O(n), not O(documents)): out[i] is filled and
+** found[i] = 1 when sources[i] names an uploaded or watched document of
+** k. Strings in a. */
+rag_status api_kb_docs_of(api_kb *k, const char *const *sources, size_t n,
+                          rag_arena *a, api_doc_info *out, int *found,
+                          rag_err *err);
+/* Documents listed uploads first (newest first), then watched files by
+** path. api_kb_docs_find copies only those that match q and fall in
+** [q->offset, q->offset + q->limit) of the matches (limit 0: all), and
+** sets *total to the number of matches: listing a page of a large
+** dataset copies one page. */
+typedef struct api_doc_query {
+  const char *keyword; /* name contains it, ASCII case-insensitive; NULL */
+  const char *batch;   /* batch id or document id; NULL: any */
+  size_t offset, limit;
+} api_doc_query;
+rag_status api_kb_docs_find(api_kb *k, const api_doc_query *q, rag_arena *a,
+                            api_doc_info **docs, size_t *n, size_t *total,
+                            rag_err *err);
 rag_status api_kb_docs(api_kb *k, rag_arena *a, api_doc_info **docs, size_t *n,
                        rag_err *err);
 rag_status api_kb_delete_doc(api_kb *k, const char *doc_id, rag_err *err);

@@ -213,6 +213,59 @@ void api_doc_free(doc_ent *d) {
   free(d);
 }
 
+/* ---- the id index of uploaded documents (k->mu held) ---- */
+
+static size_t id_hash(const char *id) { /* FNV-1a */
+  uint64_t h = 1469598103934665603ull;
+  for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+    h = (h ^ *p) * 1099511628211ull;
+  return (size_t)h;
+}
+
+rag_status api_doc_index(api_kb *k, doc_ent *d) {
+  if (k->hn >= k->hcap) { /* load factor 1: rehash into twice the buckets */
+    size_t cap = k->hcap ? 2 * k->hcap : 64;
+    doc_ent **t = calloc(cap, sizeof(*t));
+    if (!t)
+      return RAG_NOMEM;
+    for (size_t i = 0; i < k->hcap; i++)
+      for (doc_ent *e = k->htab[i], *nx; e; e = nx) {
+        nx = e->hnext;
+        size_t b = id_hash(e->id) & (cap - 1);
+        e->hnext = t[b];
+        t[b] = e;
+      }
+    free(k->htab);
+    k->htab = t;
+    k->hcap = cap;
+  }
+  size_t b = id_hash(d->id) & (k->hcap - 1);
+  d->hnext = k->htab[b];
+  k->htab[b] = d;
+  k->hn++;
+  return RAG_OK;
+}
+
+static void doc_unindex(api_kb *k, doc_ent *d) {
+  if (!k->hcap)
+    return;
+  for (doc_ent **pp = &k->htab[id_hash(d->id) & (k->hcap - 1)]; *pp;
+       pp = &(*pp)->hnext)
+    if (*pp == d) {
+      *pp = d->hnext;
+      k->hn--;
+      return;
+    }
+}
+
+static doc_ent *doc_find(api_kb *k, const char *id) {
+  if (k->hcap)
+    for (doc_ent *d = k->htab[id_hash(id) & (k->hcap - 1)]; d; d = d->hnext)
+      if (!strcmp(d->id, id))
+        return d;
+  return NULL;
+}
+
 static void kb_free(api_kb *k) {
   api_snap_close(k->snap);
   ing_kb_close(k->wk);
@@ -220,6 +273,7 @@ static void kb_free(api_kb *k) {
     kb_close(k->pool[i]);
   free(k->pool);
   rag_arena_free(k->wdocs_a);
+  free(k->htab);
   while (k->docs) {
     doc_ent *d = k->docs;
     k->docs = d->next;
@@ -372,13 +426,6 @@ void api_enqueue(api_kbs *r, api_kb *k, job_kind kind, const char *doc,
   r->depth++;
   pthread_cond_signal(&r->cv);
   pthread_mutex_unlock(&r->mu);
-}
-
-static doc_ent *doc_find(api_kb *k, const char *id) { /* k->mu held */
-  for (doc_ent *d = k->docs; d; d = d->next)
-    if (!strcmp(d->id, id))
-      return d;
-  return NULL;
 }
 
 static void doc_set(api_kb *k, const char *id, api_doc_status st,
@@ -784,7 +831,10 @@ rag_status api_kb_add_doc(api_kb *k, const char *name, const char *text,
   safe_name(name, fname);
   d->name = rag_strdup(name);
   d->meta_json = rag_strdup(meta_json ? meta_json : "{}");
-  d->created_at = (int64_t)time(NULL);
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  d->created_at = (int64_t)now.tv_sec;
+  d->created_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
   d->words = text ? api_count_words(text, len) : 0;
   snprintf(rel, sizeof(rel), "docs/%s", d->id);
   char *docs = api_path2(k->dir, "docs");
@@ -814,6 +864,7 @@ rag_status api_kb_add_doc(api_kb *k, const char *name, const char *text,
     cJSON_AddStringToObject(j, "batch", d->batch);
     cJSON_AddStringToObject(j, "file", fname);
     cJSON_AddNumberToObject(j, "created_at", (double)d->created_at);
+    cJSON_AddNumberToObject(j, "created_at_us", (double)d->created_us);
     cJSON_AddNumberToObject(j, "words", (double)d->words);
     cJSON_AddItemToObject(j, "metadata", m ? m : cJSON_CreateObject());
     rc = api_write_json(meta, j, err);
@@ -826,11 +877,23 @@ rag_status api_kb_add_doc(api_kb *k, const char *name, const char *text,
   } else {
     d->status = API_DOC_WAITING;
     pthread_mutex_lock(&k->mu);
-    d->next = k->docs;
-    k->docs = d;
-    doc_copy(d, a, out);
+    rc = api_doc_index(k, d);
+    if (!rc) {
+      d->next = k->docs;
+      if (k->docs)
+        k->docs->prev = d;
+      k->docs = d;
+      doc_copy(d, a, out);
+    }
     pthread_mutex_unlock(&k->mu);
-    api_enqueue(k->reg, k, JOB_INGEST, d->id, d->source);
+    if (rc) {
+      rc = rag_fail(err, RAG_NOMEM, "out of memory");
+      if (ddir)
+        api_rm_rf(ddir);
+      api_doc_free(d);
+    } else {
+      api_enqueue(k->reg, k, JOB_INGEST, d->id, d->source);
+    }
   }
   free(docs);
   free(ddir);
@@ -838,38 +901,111 @@ rag_status api_kb_add_doc(api_kb *k, const char *name, const char *text,
   return rc;
 }
 
-rag_status api_kb_docs(api_kb *k, rag_arena *a, api_doc_info **docs, size_t *n,
-                       rag_err *err) {
+static int doc_match(const api_doc_query *q, const char *id, const char *batch,
+                     const char *name) {
+  if (q->batch && *q->batch && strcmp(batch, q->batch) && strcmp(id, q->batch))
+    return 0;
+  return !q->keyword || !*q->keyword || (name && strcasestr(name, q->keyword));
+}
+
+rag_status api_kb_docs_find(api_kb *k, const api_doc_query *q, rag_arena *a,
+                            api_doc_info **docs, size_t *n, size_t *total,
+                            rag_err *err) {
+  *docs = NULL;
+  *n = *total = 0;
   pthread_mutex_lock(&k->mu);
-  size_t c = 0;
+  size_t all = k->hn + k->nwdocs, want = 0, idx = 0;
+  /* Pass 1 counts the matches (no copies), pass 2 copies the page. */
   for (doc_ent *d = k->docs; d; d = d->next)
-    c++;
-  c += k->nwdocs;
-  *docs = rag_arena_calloc(a, c ? c : 1, sizeof(**docs));
-  *n = 0;
-  if (*docs) {
-    for (doc_ent *d = k->docs; d; d = d->next)
-      doc_copy(d, a, &(*docs)[(*n)++]);
-    for (size_t i = 0; i < k->nwdocs; i++) {
-      api_doc_info *o = &(*docs)[(*n)++];
-      *o = k->wdocs[i];
-      o->name = rag_arena_strdup(a, o->name);
-      o->source = rag_arena_strdup(a, o->source);
-    }
+    *total += doc_match(q, d->id, d->batch, d->name);
+  for (size_t i = 0; i < k->nwdocs; i++)
+    *total += doc_match(q, k->wdocs[i].id, k->wdocs[i].batch, k->wdocs[i].name);
+  if (*total > q->offset)
+    want = *total - q->offset;
+  if (q->limit && want > q->limit)
+    want = q->limit;
+  *docs = rag_arena_calloc(a, want ? want : 1, sizeof(**docs));
+  size_t m = 0; /* matches seen */
+  for (doc_ent *d = k->docs; *docs && d && *n < want; d = d->next, idx++) {
+    if (!doc_match(q, d->id, d->batch, d->name) || m++ < q->offset)
+      continue;
+    api_doc_info *o = &(*docs)[(*n)++];
+    doc_copy(d, a, o);
+    o->position = (int64_t)(all - idx);
+  }
+  for (size_t i = 0; *docs && i < k->nwdocs && *n < want; i++, idx++) {
+    const api_doc_info *w = &k->wdocs[i];
+    if (!doc_match(q, w->id, w->batch, w->name) || m++ < q->offset)
+      continue;
+    api_doc_info *o = &(*docs)[(*n)++];
+    *o = *w;
+    o->name = rag_arena_strdup(a, w->name);
+    o->source = rag_arena_strdup(a, w->source);
+    o->position = (int64_t)(all - idx);
   }
   pthread_mutex_unlock(&k->mu);
   return *docs ? RAG_OK : rag_fail(err, RAG_NOMEM, "out of memory");
 }
 
+rag_status api_kb_docs(api_kb *k, rag_arena *a, api_doc_info **docs, size_t *n,
+                       rag_err *err) {
+  api_doc_query q = {NULL, NULL, 0, 0};
+  size_t total = 0;
+  return api_kb_docs_find(k, &q, a, docs, n, &total, err);
+}
+
+static int by_source(const void *key, const void *elt) {
+  const api_doc_info *w = elt;
+  return strcmp((const char *)key, w->source ? w->source : "");
+}
+
+rag_status api_kb_docs_of(api_kb *k, const char *const *sources, size_t n,
+                          rag_arena *a, api_doc_info *out, int *found,
+                          rag_err *err) {
+  rag_status rc = RAG_OK;
+  pthread_mutex_lock(&k->mu);
+  for (size_t i = 0; i < n; i++) {
+    char id[40];
+    found[i] = 0;
+    if (!sources[i])
+      continue;
+    if (api_doc_id_of(sources[i], id)) { /* an upload: its id is in the path */
+      const doc_ent *d = doc_find(k, id);
+      if (d) {
+        doc_copy(d, a, &out[i]);
+        found[i] = 1;
+      }
+      continue;
+    }
+    const api_doc_info *w = k->nwdocs ? bsearch(sources[i], k->wdocs, k->nwdocs,
+                                                sizeof(*k->wdocs), by_source)
+                                      : NULL;
+    if (w) {
+      out[i] = *w;
+      out[i].name = rag_arena_strdup(a, w->name);
+      out[i].source = rag_arena_strdup(a, w->source);
+      found[i] = 1;
+    }
+  }
+  pthread_mutex_unlock(&k->mu);
+  for (size_t i = 0; i < n && !rc; i++)
+    if (found[i] && (!out[i].name || !out[i].source))
+      rc = rag_fail(err, RAG_NOMEM, "out of memory");
+  return rc;
+}
+
 rag_status api_kb_delete_doc(api_kb *k, const char *doc_id, rag_err *err) {
   pthread_mutex_lock(&k->mu);
-  doc_ent **pp = &k->docs, *d = NULL;
-  for (; *pp; pp = &(*pp)->next)
-    if (!strcmp((*pp)->id, doc_id)) {
-      d = *pp;
-      *pp = d->next;
-      break;
-    }
+  doc_ent *d = doc_find(k, doc_id);
+  if (d) {
+    if (d->prev)
+      d->prev->next = d->next;
+    else
+      k->docs = d->next;
+    if (d->next)
+      d->next->prev = d->prev;
+    doc_unindex(k, d);
+  }
   pthread_mutex_unlock(&k->mu);
   if (!d)
     return rag_fail(err, RAG_NOTFOUND, "document %s not found", doc_id);

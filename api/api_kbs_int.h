@@ -19,7 +19,9 @@ typedef struct doc_ent {
   char *name, *error, *meta_json, *source;
   api_doc_status status;
   int64_t created_at, segments, words;
-  struct doc_ent *next; /* newest first */
+  int64_t created_us; /* creation order (microseconds): the list's order */
+  struct doc_ent *next, *prev; /* newest first */
+  struct doc_ent *hnext;       /* bucket chain of api_kb.htab */
 } doc_ent;
 
 typedef struct snap {
@@ -42,10 +44,16 @@ struct api_kb {
   kb **pool;
   int npool;
   doc_ent *docs;
+  /* docs by id (chained hash, under mu): the writer marks each job's
+  ** document and every retrieve names its hits' documents, so a linear
+  ** walk made both O(documents). */
+  doc_ent **htab;
+  size_t hcap, hn;
   int64_t ndocs, nchunks, nwords;
   ing_kb *wk; /* writer thread only */
-  /* Documents of watched folders (api_watch.c), listed after the uploads;
-  ** replaced as a whole under mu, strings in wdocs_a. */
+  /* Documents of watched folders (api_watch.c), listed after the uploads,
+  ** sorted by source (looked up by binary search); replaced as a whole
+  ** under mu, strings in wdocs_a. */
   rag_arena *wdocs_a;
   api_doc_info *wdocs;
   size_t nwdocs;
@@ -101,6 +109,10 @@ rag_status api_snap_open(const rag_cfg *cfg, const char *dir, int create,
 void api_snap_close(snap *s);
 api_kb *api_kb_new(api_kbs *r, const char *id); /* refs = 1 */
 void api_doc_free(doc_ent *d);
+/* Adds d to k's id index (k->mu held, or k not yet shared). Every doc
+** on k->docs must be indexed: on RAG_NOMEM (the table cannot grow) the
+** caller does not list d either. */
+rag_status api_doc_index(api_kb *k, doc_ent *d);
 /* Queues a job holding a ref on k. */
 void api_enqueue(api_kbs *r, api_kb *k, job_kind kind, const char *doc,
                  const char *path);

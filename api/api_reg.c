@@ -48,10 +48,19 @@ static rag_status reg_add(api_kbs *r, api_kb *k, rag_err *err) {
 
 /* Loads docs/<id>/doc.json entries of a dataset; documents not in the KB
 ** (and without a recorded error) are queued again. */
+static int doc_newest_first(const void *pa, const void *pb) {
+  const doc_ent *a = *(doc_ent *const *)pa, *b = *(doc_ent *const *)pb;
+  if (a->created_us != b->created_us)
+    return a->created_us > b->created_us ? -1 : 1;
+  return strcmp(a->id, b->id);
+}
+
 static void load_docs(api_kbs *r, api_kb *k) {
   char *docs = api_path2(k->dir, "docs");
   DIR *d = docs ? opendir(docs) : NULL;
   rag_arena *a = rag_arena_new(0);
+  doc_ent **v = NULL;
+  size_t nv = 0, cv = 0;
   struct dirent *e;
   while (d && a && (e = readdir(d)) != NULL) {
     if (!api_is_uuid(e->d_name))
@@ -80,12 +89,28 @@ static void load_docs(api_kbs *r, api_kb *k) {
     de->source = ddir ? api_path2(ddir, file) : NULL;
     free(ddir);
     json_int(j, "created_at", &de->created_at);
+    /* Within a second, creation order (older doc.json files lack it). */
+    if (!json_int(j, "created_at_us", &de->created_us) || !de->created_us)
+      de->created_us = de->created_at * 1000000;
     json_int(j, "words", &de->words);
     cJSON_Delete(j);
     if (!de->name || !de->source || !de->meta_json) {
       api_doc_free(de);
       continue;
     }
+    if (nv == cv) {
+      size_t c = cv ? 2 * cv : 64;
+      doc_ent **t = realloc(v, c * sizeof(*t));
+      if (t)
+        v = t, cv = c;
+    }
+    if (nv == cv || api_doc_index(k, de)) {
+      rag_log(RAG_LOG_ERROR, "dataset %s: out of memory loading documents",
+              k->id);
+      api_doc_free(de);
+      break;
+    }
+    v[nv++] = de;
     kb_doc doc;
     int found = 0;
     rag_err err;
@@ -102,15 +127,19 @@ static void load_docs(api_kbs *r, api_kb *k) {
       de->status = API_DOC_WAITING;
       api_enqueue(r, k, JOB_INGEST, de->id, de->source);
     }
-    /* Newest first, like the list replies. */
-    doc_ent **pp = &k->docs;
-    while (*pp && (*pp)->created_at > de->created_at)
-      pp = &(*pp)->next;
-    de->next = *pp;
-    *pp = de;
   }
   if (d)
     closedir(d);
+  /* Newest first, like the list replies (sorted once: inserting each
+  ** into the list in order was O(documents^2) at startup). */
+  if (nv)
+    qsort(v, nv, sizeof(*v), doc_newest_first);
+  for (size_t i = 0; i < nv; i++) {
+    v[i]->prev = i ? v[i - 1] : NULL;
+    v[i]->next = i + 1 < nv ? v[i + 1] : NULL;
+  }
+  k->docs = nv ? v[0] : NULL;
+  free(v);
   rag_arena_free(a);
   free(docs);
 }

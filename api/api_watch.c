@@ -62,6 +62,11 @@ static void wat_open(api_kbs *r, api_wat *w) {
           w->dir);
 }
 
+static int source_order(const void *pa, const void *pb) {
+  const api_doc_info *a = pa, *b = pb;
+  return strcmp(a->source ? a->source : "", b->source ? b->source : "");
+}
+
 /* Rebuilds k's list of watched documents (every folder it follows) from
 ** the writer's KB, so the document list and retrieval name them. */
 static void relist(api_wat *head, api_kb *k) {
@@ -104,6 +109,10 @@ static void relist(api_wat *head, api_kb *k) {
     }
   }
   rag_arena_free(t);
+  /* By source: listed in path order, found by binary search
+  ** (api_kb_docs_of: every retrieve names its hits' documents). */
+  if (v && n > 1)
+    qsort(v, n, sizeof(*v), source_order);
   pthread_mutex_lock(&k->mu);
   rag_arena *old = k->wdocs_a;
   k->wdocs_a = a;

@@ -1393,6 +1393,82 @@ TEST(full_ingest_queue_refuses_uploads_with_429_and_keeps_deletes_in_order) {
   fake_http_stop(f);
 }
 
+/* Lists the dataset's documents: names (in order) into names, *total. */
+static int list_names(srv *v, const char *ds, const char *query,
+                      char names[][32], int cap, int *total) {
+  char path[512];
+  snprintf(path, sizeof(path), "/v1/datasets/%s/documents%s", ds, query);
+  resp r = req(v, "GET", path, NULL, ADMIN);
+  ASSERT_EQ(r.status, 200);
+  *total = (int)jnum(r.json, "total");
+  const cJSON *d, *data = cJSON_GetObjectItemCaseSensitive(r.json, "data");
+  int n = 0;
+  cJSON_ArrayForEach(d, data) {
+    if (n < cap)
+      snprintf(names[n], 32, "%s", jstr(d, "name"));
+    n++;
+  }
+  resp_free(&r);
+  return n;
+}
+
+TEST(document_pages_keywords_and_order_survive_a_restart) {
+  srv v;
+  srv_start(&v, NULL, 0);
+  char ds[40], batch[40], doc[40], first[40] = "", name[32];
+  create_dataset(&v, "kb", ds);
+  for (int i = 0; i < 25; i++) {
+    snprintf(name, sizeof(name), "%s-%02d.txt", i % 5 ? "note" : "tea", i);
+    add_text(&v, ds, name, i % 5 ? ROCKET : TEA, NULL, batch, doc);
+    if (i == 0)
+      memcpy(first, doc, sizeof(first));
+    if (i % 5 == 4)
+      usleep(1100000); /* created_at has 1 s steps: several groups */
+  }
+  wait_done(&v, ds, batch);
+  for (int round = 0; round < 2; round++) {
+    char names[32][32];
+    int total = 0;
+    int n = list_names(&v, ds, "?page=2&limit=10", names, 32, &total);
+    ASSERT_EQ(total, 25);
+    ASSERT_EQ(n, 10);
+    /* Newest first: page 2 of 10 holds documents 14 down to 5. */
+    ASSERT_STR_EQ(names[0], "note-14.txt");
+    ASSERT_STR_EQ(names[9], "tea-05.txt");
+    n = list_names(&v, ds, "?page=3&limit=10", names, 32, &total);
+    ASSERT_EQ(n, 5);
+    ASSERT_STR_EQ(names[4], "tea-00.txt");
+    n = list_names(&v, ds, "?keyword=TEA&limit=2&page=2", names, 32, &total);
+    ASSERT_EQ(total, 5);
+    ASSERT_EQ(n, 2);
+    ASSERT_STR_EQ(names[0], "tea-10.txt");
+    ASSERT_STR_EQ(names[1], "tea-05.txt");
+    /* After a restart the documents load in the same order, and ids are
+    ** found: the oldest one's status, then its deletion. */
+    srv_stop(&v);
+    srv_start(&v, NULL, 0);
+  }
+  char path[256];
+  snprintf(path, sizeof(path), "/v1/datasets/%s/documents/%s/indexing-status",
+           ds, first);
+  resp r = req(&v, "GET", path, NULL, ADMIN);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_EQ(jstr(cJSON_GetArrayItem(
+                         cJSON_GetObjectItemCaseSensitive(r.json, "data"), 0),
+                     "indexing_status"),
+                "completed");
+  resp_free(&r);
+  snprintf(path, sizeof(path), "/v1/datasets/%s/documents/%s", ds, first);
+  r = req(&v, "DELETE", path, NULL, ADMIN);
+  ASSERT_EQ(r.status, 204);
+  resp_free(&r);
+  char names[32][32];
+  int total = 0;
+  list_names(&v, ds, "?keyword=tea", names, 32, &total);
+  ASSERT_EQ(total, 4);
+  srv_stop(&v);
+}
+
 #define TESTS(X)                                                               \
   X(datasets_can_be_created_listed_fetched_and_deleted)                        \
   X(text_document_is_indexed_then_found_by_every_search_method)                \
@@ -1406,5 +1482,6 @@ TEST(full_ingest_queue_refuses_uploads_with_429_and_keeps_deletes_in_order) {
   X(thirty_two_clients_query_during_a_thousand_document_ingest)                \
   X(served_dataset_follows_a_watched_folder_and_takes_uploads_too)             \
   X(dify_registers_ragd_as_external_knowledge_and_retrieves_from_it)           \
-  X(full_ingest_queue_refuses_uploads_with_429_and_keeps_deletes_in_order)
+  X(full_ingest_queue_refuses_uploads_with_429_and_keeps_deletes_in_order)     \
+  X(document_pages_keywords_and_order_survive_a_restart)
 TEST_MAIN(TESTS)
