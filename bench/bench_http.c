@@ -42,6 +42,7 @@
 #include "api/api_int.h"
 #include "bench/bench_util.h"
 #include "core/rag_log.h"
+#include "index/faiss_simd.h"
 #include "ingest/ing.h"
 #include "ingest/ing_kb.h"
 
@@ -861,6 +862,7 @@ typedef struct report {
   int server_threads;
   char load0[128], load1[128];
   const char *omp_wait;
+  const char *faiss_simd; /* RAGD_FAISS_SIMD: "0" = stock FAISS path */
   figs f[NSERIES];
 } report;
 
@@ -886,8 +888,11 @@ static void print_table(const report *r) {
          "warm-up; ragd serve: %d worker threads; in-process: %d threads\n",
          r->o->connections, r->o->threads, r->o->seconds, WARMUP_S,
          r->server_threads, r->server_threads);
-  printf("OMP_WAIT_POLICY=%s; load average before: %s; after: %s\n\n",
-         r->omp_wait ? r->omp_wait : "(unset)", r->load0, r->load1);
+  printf("OMP_WAIT_POLICY=%s; RAGD_FAISS_SIMD=%s (CPU has AVX2+FMA: %s)\n",
+         r->omp_wait ? r->omp_wait : "(unset)",
+         r->faiss_simd ? r->faiss_simd : "(unset)",
+         faiss_simd_cpu_ok() ? "yes" : "no");
+  printf("load average before: %s; after: %s\n\n", r->load0, r->load1);
   printf("%-20s %8s %8s %8s %7s | %8s %8s %8s | %6s %8s\n", "series",
          "HTTP r/s", "p50 ms", "p99 ms", "errors", "in q/s", "p50 ms", "p99 ms",
          "ratio", "p50 diff");
@@ -924,6 +929,9 @@ static cJSON *json_of(const report *r) {
   cJSON_AddNumberToObject(o, "seconds", r->o->seconds);
   cJSON_AddNumberToObject(o, "server_threads", r->server_threads);
   cJSON_AddStringToObject(o, "omp_wait_policy", r->omp_wait ? r->omp_wait : "");
+  cJSON_AddStringToObject(o, "ragd_faiss_simd",
+                          r->faiss_simd ? r->faiss_simd : "");
+  cJSON_AddBoolToObject(o, "cpu_avx2_fma", faiss_simd_cpu_ok());
   cJSON_AddStringToObject(o, "loadavg_before", r->load0);
   cJSON_AddStringToObject(o, "loadavg_after", r->load1);
   if (!r->w->reused)
@@ -1068,6 +1076,7 @@ int main(int argc, char **argv) {
   r.o = &o;
   r.w = &w;
   r.omp_wait = getenv("OMP_WAIT_POLICY");
+  r.faiss_simd = getenv("RAGD_FAISS_SIMD");
   rag_err err;
   rag_err_clear(&err);
   rag_status rc = run(&o, &w, &r, &err);
