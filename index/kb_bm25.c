@@ -5,8 +5,9 @@
 ** Divisions:
 **   1. Per-handle state: fts5_api, the auxiliary function, the porter
 **      tokenizer, a temp fts5vocab table, a document-frequency cache
-**   2. The auxiliary function kb_bm25_topk(): per-row bound, exact score,
-**      a k-best heap
+**   2. The auxiliary function kb_bm25_topk(): per-row frequencies and
+**      bound; rows that may enter wait in a batch, scored best bound first
+**      into a k-best heap
 **   3. kb_bm25_topk(): statistics, the essential terms, one or two passes
 **
 ** Why: FTS5 answers "... MATCH 'a OR b OR ...' ORDER BY rank LIMIT k" by
@@ -17,7 +18,8 @@
 **   - it computes each term's frequency in the row from the position lists
 **     (cheap: already in memory), then a bound on the row's score taking
 **     the row's length as 0; only rows whose bound reaches the current k-th
-**     best score pay for the size lookup and the exact score;
+**     best score pay for the size lookup and the exact score, and those
+**     are taken best bound first, so the k-th score rises fast;
 **   - MaxScore (Turtle & Flood 1995): terms sorted by their largest
 **     possible contribution idf * (k1 + 1); when the smallest ones
 **     together cannot reach the k-th best score theta, a row holding only
