@@ -32,19 +32,30 @@ static void segment_id(const char *ds, int64_t chunk, char out[40]) {
            hex + 16, hex + 20);
 }
 
-static const api_doc_info *find_doc(const api_doc_info *d, size_t n,
-                                    const char *source) {
-  char id[40];
-  if (!api_doc_id_of(source, id)) { /* a watched folder's file */
-    for (size_t i = 0; source && i < n; i++)
-      if (d[i].source && !strcmp(d[i].source, source))
-        return &d[i];
-    return NULL;
-  }
+/* The documents of hits[0..n): (*out)[i], or NULL for a chunk that is not
+** an uploaded or watched document's. One lookup per hit under the
+** dataset's lock (api_kb_docs_of), not a copy of the whole document list
+** per request. Arrays and strings in a. */
+static rag_status hit_docs(api_kb *k, const ret_hit *hits, size_t n,
+                           rag_arena *a, const api_doc_info ***out,
+                           rag_err *err) {
+  *out = NULL;
+  if (n == 0)
+    return RAG_OK;
+  const char **src = rag_arena_calloc(a, n, sizeof(*src));
+  api_doc_info *d = rag_arena_calloc(a, n, sizeof(*d));
+  int *found = rag_arena_calloc(a, n, sizeof(*found));
+  const api_doc_info **p = rag_arena_calloc(a, n, sizeof(*p));
+  if (!src || !d || !found || !p)
+    return rag_fail(err, RAG_NOMEM, "out of memory");
   for (size_t i = 0; i < n; i++)
-    if (!strcmp(d[i].id, id))
-      return &d[i];
-  return NULL;
+    src[i] = hits[i].source;
+  rag_status rc = api_kb_docs_of(k, src, n, a, d, found, err);
+  for (size_t i = 0; !rc && i < n; i++)
+    p[i] = found[i] ? &d[i] : NULL;
+  if (!rc)
+    *out = p;
+  return rc;
 }
 
 /* ---- Dify Knowledge API: retrieve ---- */
@@ -232,14 +243,13 @@ int api_h_retrieve(api_req *r) {
   rag_err_clear(&err);
   ret_hit *hits = NULL;
   size_t n = 0;
-  api_doc_info *docs = NULL;
-  size_t nd = 0;
+  const api_doc_info **docs = NULL;
   kb_chunk_row *rows = NULL;
   int *found = NULL;
   int64_t *ids = NULL;
   rag_status rc = api_kb_search(k, &q, r->arena, &hits, &n, &err);
   if (!rc)
-    rc = api_kb_docs(k, r->arena, &docs, &nd, &err);
+    rc = hit_docs(k, hits, n, r->arena, &docs, &err);
   if (!rc && n) {
     rows = rag_arena_calloc(r->arena, n, sizeof(*rows));
     found = rag_arena_calloc(r->arena, n, sizeof(*found));
@@ -273,7 +283,7 @@ int api_h_retrieve(api_req *r) {
   bad |= rag_buf_puts(&o, "},\"records\":[") != RAG_OK;
   for (size_t i = 0; i < n && !bad; i++) {
     const ret_hit *h = &hits[i];
-    const api_doc_info *d = find_doc(docs, nd, h->source);
+    const api_doc_info *d = docs[i];
     const char *text = h->text ? h->text : "";
     char sid[40];
     segment_id(r->params[0], h->chunk_id, sid);
@@ -617,11 +627,11 @@ int api_h_ext_retrieval(api_req *r) {
   rag_err err;
   rag_err_clear(&err);
   ret_hit *hits = NULL;
-  size_t n = 0, nd = 0;
-  api_doc_info *docs = NULL;
+  size_t n = 0;
+  const api_doc_info **docs = NULL;
   rag_status rc = api_kb_search(k, &q, r->arena, &hits, &n, &err);
   if (!rc)
-    rc = api_kb_docs(k, r->arena, &docs, &nd, &err);
+    rc = hit_docs(k, hits, n, r->arena, &docs, &err);
   api_kb_release(k);
   if (rc) {
     cJSON_Delete(b);
@@ -631,7 +641,7 @@ int api_h_ext_retrieval(api_req *r) {
   cJSON *recs = cJSON_AddArrayToObject(out, "records");
   int kept = 0;
   for (size_t i = 0; i < n && kept < (int)topk; i++) {
-    const api_doc_info *d = find_doc(docs, nd, hits[i].source);
+    const api_doc_info *d = docs[i];
     cJSON *m = hit_meta(&hits[i], d);
     if (filter && !eval_conditions(mc, m)) {
       cJSON_Delete(m);
