@@ -193,6 +193,17 @@ static const char *capture_stderr(void) {
   return path;
 }
 
+/* The config sections of an OpenAI-kind provider "up" on the fake server,
+** its key in KEY_ENV, and a model "gpt" on it (srv_start's extra). */
+static void provider_cfg(char *out, size_t n, fake_http *f) {
+  snprintf(out, n,
+           "\"providers\":[{\"name\":\"up\",\"kind\":\"openai\","
+           "\"base_url\":\"%s\",\"api_key_env\":\"" KEY_ENV "\","
+           "\"max_retries\":0}],"
+           "\"models\":[{\"name\":\"gpt\",\"provider\":\"up\"}],",
+           fake_http_url(f));
+}
+
 /* ---- 1. keys never show ------------------------------------------------- */
 
 TEST(provider_keys_never_appear_in_replies_logs_metrics_usage_or_models) {
@@ -208,12 +219,7 @@ TEST(provider_keys_never_appear_in_replies_logs_metrics_usage_or_models) {
                         "https://example.invalid\",\"type\":\"invalid_"
                         "request_error\",\"code\":\"invalid_api_key\"}}");
   char extra[2048];
-  snprintf(extra, sizeof(extra),
-           "\"providers\":[{\"name\":\"up\",\"kind\":\"openai\","
-           "\"base_url\":\"%s\",\"api_key_env\":\"" KEY_ENV "\","
-           "\"max_retries\":0}],"
-           "\"models\":[{\"name\":\"gpt\",\"provider\":\"up\"}],",
-           fake_http_url(f));
+  provider_cfg(extra, sizeof(extra), f);
   srv v;
   srv_start(&v, extra);
   char mine[64];
@@ -298,12 +304,7 @@ TEST(provider_key_echoed_in_a_streamed_200_error_event_is_masked) {
   for (int i = 0; i < 4; i++)
     fake_http_push(f, &fr);
   char extra[2048];
-  snprintf(extra, sizeof(extra),
-           "\"providers\":[{\"name\":\"up\",\"kind\":\"openai\","
-           "\"base_url\":\"%s\",\"api_key_env\":\"" KEY_ENV "\","
-           "\"max_retries\":0}],"
-           "\"models\":[{\"name\":\"gpt\",\"provider\":\"up\"}],",
-           fake_http_url(f));
+  provider_cfg(extra, sizeof(extra), f);
   srv v;
   srv_start(&v, extra);
   resp r = req(&v, "POST", "/v1/chat/completions",
