@@ -130,8 +130,6 @@ void api_kb_info_get(api_kb *k, rag_arena *a, api_kb_info *out);
 ** shared vector index / embedder / reranker under the read lock. */
 rag_status api_kb_search(api_kb *k, const ret_query *q, rag_arena *a,
                          ret_hit **hits, size_t *n, rag_err *err);
-rag_status api_kb_chunks(api_kb *k, const int64_t *ids, size_t n, rag_arena *a,
-                         kb_chunk_row *rows, int *found, rag_err *err);
 /* Adds a document: either text[0..len) or the file at upload_path (moved
 ** into the dataset). meta_json (object text or NULL) is stored with it.
 ** batch NULL: a new batch id. Queues the ingest; out gets the waiting doc. */

@@ -390,17 +390,6 @@ rag_status api_kb_search(api_kb *k, const ret_query *q, rag_arena *a,
   return rc;
 }
 
-rag_status api_kb_chunks(api_kb *k, const int64_t *ids, size_t n, rag_arena *a,
-                         kb_chunk_row *rows, int *found, rag_err *err) {
-  kb *h = NULL;
-  rag_status rc = pool_get(k, &h, err);
-  if (!rc)
-    rc = kb_chunks_get(h, ids, n, a, rows, found, err);
-  if (h)
-    pool_put(k, h);
-  return rc;
-}
-
 /* ---- the writer ---- */
 
 void api_enqueue(api_kbs *r, api_kb *k, job_kind kind, const char *doc,

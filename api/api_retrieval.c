@@ -244,23 +244,11 @@ int api_h_retrieve(api_req *r) {
   ret_hit *hits = NULL;
   size_t n = 0;
   const api_doc_info **docs = NULL;
-  kb_chunk_row *rows = NULL;
-  int *found = NULL;
-  int64_t *ids = NULL;
+  /* position and tokens come with the hits (ret_hit.ord, .ntokens): the
+  ** rows are read once, by the search. */
   rag_status rc = api_kb_search(k, &q, r->arena, &hits, &n, &err);
   if (!rc)
     rc = hit_docs(k, hits, n, r->arena, &docs, &err);
-  if (!rc && n) {
-    rows = rag_arena_calloc(r->arena, n, sizeof(*rows));
-    found = rag_arena_calloc(r->arena, n, sizeof(*found));
-    ids = rag_arena_calloc(r->arena, n, sizeof(*ids));
-    if (!rows || !found || !ids)
-      rc = rag_fail(&err, RAG_NOMEM, "out of memory");
-    for (size_t i = 0; !rc && i < n; i++)
-      ids[i] = hits[i].chunk_id;
-    if (!rc)
-      rc = api_kb_chunks(k, ids, n, r->arena, rows, found, &err);
-  }
   if (rc) {
     api_kb_release(k);
     cJSON_Delete(b);
@@ -291,7 +279,7 @@ int api_h_retrieve(api_req *r) {
                               : "{\"segment\":{\"id\":") != RAG_OK;
     bad |= json_str(&o, sid);
     bad |= rag_buf_puts(&o, ",\"position\":") != RAG_OK;
-    bad |= json_num(&o, found[i] ? rows[i].ord + 1 : 0);
+    bad |= json_num(&o, hits[i].ord + 1);
     bad |= rag_buf_puts(&o, ",\"document_id\":") != RAG_OK;
     bad |= json_str(&o, d ? d->id : "");
     bad |= rag_buf_puts(&o, ",\"content\":") != RAG_OK;
@@ -299,7 +287,7 @@ int api_h_retrieve(api_req *r) {
     bad |= rag_buf_puts(&o, ",\"answer\":null,\"word_count\":") != RAG_OK;
     bad |= json_num(&o, (double)strlen(text)); /* Dify counts characters */
     bad |= rag_buf_puts(&o, ",\"tokens\":") != RAG_OK;
-    bad |= json_num(&o, found[i] ? rows[i].ntokens : 0);
+    bad |= json_num(&o, hits[i].ntokens);
     bad |= rag_buf_puts(&o, ",\"keywords\":[],\"hit_count\":0,"
                             "\"enabled\":true,\"status\":\"completed\","
                             "\"document\":{\"id\":") != RAG_OK;

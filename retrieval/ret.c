@@ -549,6 +549,8 @@ static void fill_hit(ret_hit *h, const pooled *p, const side *vs,
   h->vector_rank = v ? (int)v->pos + 1 : 0;
   h->fulltext_score = f ? fulltext_norm(f->score) : -1;
   h->fulltext_rank = f ? (int)f->pos + 1 : 0;
+  h->ord = r->ord;
+  h->ntokens = r->ntokens;
   h->text = r->text;
   h->heading = r->heading;
   h->title = r->title;

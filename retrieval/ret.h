@@ -56,7 +56,7 @@ typedef struct ret_query {
   rag_fusion fusion;
   int rrf_k;
   double vector_weight, keyword_weight;
-  int rerank;       /* 1: rerank the fused top rerank_top_n */
+  int rerank; /* 1: rerank the fused top rerank_top_n */
   int rerank_top_n;
   double threshold; /* drop hits whose score is below */
   const ret_filter *filters;
@@ -74,6 +74,8 @@ typedef struct ret_hit {
   double rerank_score;   /* 0..1, or -1 when not reranked */
   int vector_rank;       /* 1-based rank in the vector list, 0 if absent */
   int fulltext_rank;     /* 1-based rank in the full-text list, 0 if absent */
+  int ord, ntokens;      /* the chunk's 0-based position in its document,
+                            and its size in tokens */
   const char *text, *heading, *title, *source, *meta_json;
 } ret_hit;
 

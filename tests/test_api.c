@@ -1469,6 +1469,43 @@ TEST(document_pages_keywords_and_order_survive_a_restart) {
   srv_stop(&v);
 }
 
+TEST(retrieved_segment_reports_its_position_and_tokens_in_the_document) {
+  srv v;
+  srv_start(&v, NULL, 0);
+  char ds[40], batch[40], doc[40];
+  create_dataset(&v, "kb", ds);
+  /* ~1,500 words: several 500-token chunks; the marker ends the text, so
+  ** it is in the last chunk. */
+  size_t cap = 32768, len = 0;
+  char *text = malloc(cap);
+  ASSERT(text);
+  for (int i = 0; i < 1500; i++)
+    len += (size_t)snprintf(text + len, cap - len, "filler%d ", i);
+  snprintf(text + len, cap - len, "quetzalcoatl.");
+  add_text(&v, ds, "long.txt", text, NULL, batch, doc);
+  free(text);
+  wait_done(&v, ds, batch);
+  char path[256];
+  snprintf(path, sizeof(path), "/v1/datasets/%s/documents/%s/indexing-status",
+           ds, batch);
+  resp r = req(&v, "GET", path, NULL, ADMIN);
+  double segs = jnum(
+      cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r.json, "data"), 0),
+      "total_segments");
+  resp_free(&r);
+  ASSERT_GT(segs, 2);
+  r = retrieve(&v, ds, "quetzalcoatl", "full_text_search", ADMIN);
+  ASSERT_EQ(r.status, 200);
+  const cJSON *seg = cJSON_GetObjectItem(
+      cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "records"), 0), "segment");
+  ASSERT_CONTAINS(jstr(seg, "content"), "quetzalcoatl");
+  ASSERT_EQ(jnum(seg, "position"), segs); /* 1-based: the last chunk */
+  double tokens = jnum(seg, "tokens");
+  ASSERT(tokens > 0 && tokens <= 500);
+  resp_free(&r);
+  srv_stop(&v);
+}
+
 #define TESTS(X)                                                               \
   X(datasets_can_be_created_listed_fetched_and_deleted)                        \
   X(text_document_is_indexed_then_found_by_every_search_method)                \
@@ -1483,5 +1520,6 @@ TEST(document_pages_keywords_and_order_survive_a_restart) {
   X(served_dataset_follows_a_watched_folder_and_takes_uploads_too)             \
   X(dify_registers_ragd_as_external_knowledge_and_retrieves_from_it)           \
   X(full_ingest_queue_refuses_uploads_with_429_and_keeps_deletes_in_order)     \
-  X(document_pages_keywords_and_order_survive_a_restart)
+  X(document_pages_keywords_and_order_survive_a_restart)                       \
+  X(retrieved_segment_reports_its_position_and_tokens_in_the_document)
 TEST_MAIN(TESTS)
