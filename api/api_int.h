@@ -157,8 +157,6 @@ typedef struct api_doc_query {
 rag_status api_kb_docs_find(api_kb *k, const api_doc_query *q, rag_arena *a,
                             api_doc_info **docs, size_t *n, size_t *total,
                             rag_err *err);
-rag_status api_kb_docs(api_kb *k, rag_arena *a, api_doc_info **docs, size_t *n,
-                       rag_err *err);
 rag_status api_kb_delete_doc(api_kb *k, const char *doc_id, rag_err *err);
 /* The document id of a chunk's source path; 0 when it is none of ours. */
 int api_doc_id_of(const char *source, char out[40]);

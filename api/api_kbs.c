@@ -215,11 +215,8 @@ void api_doc_free(doc_ent *d) {
 
 /* ---- the id index of uploaded documents (k->mu held) ---- */
 
-static size_t id_hash(const char *id) { /* FNV-1a */
-  uint64_t h = 1469598103934665603ull;
-  for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-    h = (h ^ *p) * 1099511628211ull;
-  return (size_t)h;
+static size_t id_hash(const char *id) {
+  return (size_t)rag_hash64(id, strlen(id), 0);
 }
 
 rag_status api_doc_index(api_kb *k, doc_ent *d) {
@@ -934,13 +931,6 @@ rag_status api_kb_docs_find(api_kb *k, const api_doc_query *q, rag_arena *a,
   }
   pthread_mutex_unlock(&k->mu);
   return *docs ? RAG_OK : rag_fail(err, RAG_NOMEM, "out of memory");
-}
-
-rag_status api_kb_docs(api_kb *k, rag_arena *a, api_doc_info **docs, size_t *n,
-                       rag_err *err) {
-  api_doc_query q = {NULL, NULL, 0, 0};
-  size_t total = 0;
-  return api_kb_docs_find(k, &q, a, docs, n, &total, err);
 }
 
 static int by_source(const void *key, const void *elt) {

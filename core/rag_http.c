@@ -492,10 +492,6 @@ static void scrub_headers(const char *const *headers, rag_buf *b) {
   }
 }
 
-static void scrub_secrets(const rag_http_req *r, rag_buf *b) {
-  scrub_headers(r->headers, b);
-}
-
 void rag_http_mask(const char *const *headers, char *s) {
   if (!s)
     return;
@@ -646,7 +642,7 @@ rag_status rag_http_do(rag_http *h, const rag_http_req *req,
     /* Error bodies are what callers quote: mask before anyone reads one.
     ** (2xx bodies are data -- vectors, answers -- and are not scanned.) */
     if (resp->body.len && (code < 200 || code >= 300))
-      scrub_secrets(req, &resp->body);
+      scrub_headers(req->headers, &resp->body);
     if (a.cb_status == RAG_TOOBIG) {
       st = rag_fail(err, RAG_TOOBIG,
                     "rag_http: %s %s: response body over %zu bytes", m, where,
