@@ -170,13 +170,14 @@ void api_snap_close(snap *s) {
   if (!s)
     return;
   rr_close(s->rr);
+  kb_lex_release(s->lex);
   ing_kb_close(s->k);
   pthread_mutex_destroy(&s->mu);
   free(s);
 }
 
 rag_status api_snap_open(const rag_cfg *cfg, const char *dir, int create,
-                         snap **out, rag_err *err) {
+                         const snap *prev, snap **out, rag_err *err) {
   *out = NULL;
   snap *s = calloc(1, sizeof(*s));
   if (!s)
@@ -192,6 +193,12 @@ rag_status api_snap_open(const rag_cfg *cfg, const char *dir, int create,
     return rc;
   }
   rr_set_stats(s->rr, s->k->stats);
+  /* The in-memory full-text index, its unchanged segments shared with the
+  ** previous snapshot's. Failing to make it costs speed, not results. */
+  rag_err le;
+  if (kb_lex_wanted() &&
+      kb_lex_update(s->k->kb, prev ? prev->lex : NULL, &s->lex, &le))
+    rag_log(RAG_LOG_WARN, "%s: full-text from FTS5: %s", dir, le.msg);
   /* Built-in providers allow concurrent calls on unchanging statistics;
   ** remote ones hold one curl handle each. */
   const char *rn = s->rr->vt->name;
@@ -375,7 +382,7 @@ rag_status api_kb_search(api_kb *k, const ret_query *q, rag_arena *a,
   if (!s) {
     rc = rag_fail(err, RAG_IO, "dataset %s is not open", k->id);
   } else {
-    ret_ctx c = {h, s->k->vec, s->k->emb, s->rr};
+    ret_ctx c = {h, s->k->vec, s->k->emb, s->rr, s->lex};
     if (s->serial)
       pthread_mutex_lock(&s->mu);
     rc = ret_search(&c, q, a, hits, n, err);
@@ -477,7 +484,7 @@ void api_kb_refresh(api_kbs *r, api_kb *k) {
   snap *ns = NULL, *old;
   rag_err e;
   rag_err_clear(&e);
-  if (api_snap_open(r->cfg, k->dir, 0, &ns, &e)) {
+  if (api_snap_open(r->cfg, k->dir, 0, k->snap, &ns, &e)) {
     rag_log(RAG_LOG_ERROR, "dataset %s: reopen for search: %s", k->id, e.msg);
     return; /* readers keep the previous snapshot */
   }

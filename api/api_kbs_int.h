@@ -27,6 +27,7 @@ typedef struct doc_ent {
 typedef struct snap {
   ing_kb *k;
   rr_provider *rr;
+  kb_lex *lex;        /* full-text in memory (kb_lex.h), or NULL: FTS5 */
   int serial;         /* remote providers: one search at a time */
   pthread_mutex_t mu; /* for serial */
 } snap;
@@ -104,8 +105,10 @@ cJSON *api_read_json(const char *path);        /* NULL when unreadable */
 rag_status api_write_json(const char *path, const cJSON *j, rag_err *err);
 void api_rm_rf(const char *dir);
 int64_t api_count_words(const char *s, size_t n);
+/* prev: the snapshot this one replaces (NULL at load), whose lexical
+** index segments are reused. */
 rag_status api_snap_open(const rag_cfg *cfg, const char *dir, int create,
-                         snap **out, rag_err *err);
+                         const snap *prev, snap **out, rag_err *err);
 void api_snap_close(snap *s);
 api_kb *api_kb_new(api_kbs *r, const char *id); /* refs = 1 */
 void api_doc_free(doc_ent *d);

@@ -162,7 +162,7 @@ static void load_one(api_kbs *r, const char *id) {
       k->desc = rag_strdup(
           json_str(j, "description") ? json_str(j, "description") : "");
       json_int(j, "created_at", &k->created_at);
-      if (api_snap_open(r->cfg, k->dir, 0, &k->snap, &err))
+      if (api_snap_open(r->cfg, k->dir, 0, NULL, &k->snap, &err))
         rag_log(RAG_LOG_ERROR, "dataset %s: %s", id, err.msg);
       if (!k->name || !k->desc || reg_add(r, k, &err)) {
         api_kb_release(k);
@@ -254,7 +254,7 @@ rag_status api_kbs_create(api_kbs *r, const char *name, const char *desc,
   ** concurrent creates of one name cannot both succeed; the KB files are
   ** made first, outside it. */
   if (!rc)
-    rc = api_snap_open(r->cfg, k->dir, 1, &k->snap, err);
+    rc = api_snap_open(r->cfg, k->dir, 1, NULL, &k->snap, err);
   if (!rc) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "id", id);

@@ -638,6 +638,7 @@ static rag_status time_kb(const rag_cfg *cfg, qrun *r, ing_kb *k,
   r->rc.vec = k->vec;
   r->rc.emb = k->emb;
   r->rc.rr = NULL;
+  r->rc.lex = NULL;
   r->q = ret_query_default(cfg);
   r->q.top_k = TOP_K;
   r->q.candidates = CANDIDATES;

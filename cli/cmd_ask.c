@@ -190,7 +190,7 @@ static int run(const cli_env *env, const ask_opts *o, ret_query *q,
     goto out;
   }
   rr_set_stats(rr, k->stats);
-  ret_ctx rc = {k->kb, k->vec, k->emb, rr};
+  ret_ctx rc = {k->kb, k->vec, k->emb, rr, NULL};
   ret_hit *hits = NULL;
   size_t nhits = 0;
   if (ret_search(&rc, q, a, &hits, &nhits, &err)) {

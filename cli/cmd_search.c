@@ -211,7 +211,7 @@ int cmd_search(int argc, char **argv, const cli_env *env) {
     status = cli_fail("rerank", &err);
   } else {
     rr_set_stats(rr, k->stats);
-    ret_ctx rc = {k->kb, k->vec, k->emb, rr};
+    ret_ctx rc = {k->kb, k->vec, k->emb, rr, NULL};
     ret_hit *hits = NULL;
     size_t n = 0;
     double t0 = rag_now();

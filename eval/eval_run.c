@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rag_log.h"
+
 rag_status eval_ingest(ing_kb *k, const eval_dataset *ds, const ing_run_opts *o,
                        ing_summary *sum, rag_err *err) {
   const char *path = eval_dataset_corpus_path(ds);
@@ -36,7 +38,14 @@ rag_status eval_run_queries_ex(ing_kb *k, rr_provider *rr,
   q.top_k = maxk * CHUNKS_PER_DOC_SLACK;
   if (q.candidates < q.top_k)
     q.candidates = q.top_k;
-  ret_ctx c = {k->kb, k->vec, k->emb, rr};
+  ret_ctx c = {k->kb, k->vec, k->emb, rr, NULL};
+  /* Every query runs on this state: the in-memory lexical index pays for
+  ** itself after a few (kb_lex.h); without it FTS5 gives the same hits. */
+  kb_lex *lex = NULL;
+  rag_err lerr;
+  if (kb_lex_wanted() && kb_lex_update(k->kb, NULL, &lex, &lerr))
+    rag_log(RAG_LOG_WARN, "eval: full-text from FTS5: %s", lerr.msg);
+  c.lex = lex;
   rag_arena *a = rag_arena_new(0);
   const char **ids = calloc((size_t)q.top_k, sizeof(*ids));
   if (!a || !ids) {
@@ -77,6 +86,7 @@ rag_status eval_run_queries_ex(ing_kb *k, rr_provider *rr,
       o->progress(o->ctx, j + 1, nev);
   }
 out:
+  kb_lex_release(lex);
   free(ids);
   rag_arena_free(a);
   if (rc) {

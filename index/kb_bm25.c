@@ -410,6 +410,25 @@ static rag_status read_totals(kb *k, struct kb_bm25 *b, int64_t *nrow,
   return rc == SQLITE_DONE ? RAG_OK : kb_dbfail(k, err, "bm25: averages");
 }
 
+rag_status kb_fts_tokenize(kb *k, int flags, const char *text, int len,
+                           void *ctx, kb_tok_cb cb, rag_err *err) {
+  struct kb_bm25 *b;
+  rag_status s = state_get(k, &b, err);
+  if (s)
+    return s;
+  int rc = b->tokapi.xTokenize(b->tok, ctx, flags, text, len, cb);
+  return rc == SQLITE_OK
+             ? RAG_OK
+             : rag_fail(err, rc == SQLITE_NOMEM ? RAG_NOMEM : RAG_IO,
+                        "kb: tokenizer failed (%d)", rc);
+}
+
+rag_status kb_fts_totals(kb *k, int64_t *nrow, int64_t *ntok, rag_err *err) {
+  struct kb_bm25 *b;
+  rag_status s = state_get(k, &b, err);
+  return s ? s : read_totals(k, b, nrow, ntok, err);
+}
+
 typedef struct toks {
   int n;
   char first[256];

@@ -25,6 +25,7 @@
 #include "core/rag_tok.h"
 #include "core/rag_utf8.h"
 #include "index/kb_int.h"
+#include "index/kb_lex_int.h"
 
 /* More terms than this add nothing to ranking and make the MATCH slow; a
 ** pasted document as a query is cut here. */
@@ -475,6 +476,12 @@ static int by_id_then_score(const void *x, const void *y) {
 rag_status kb_fts_search(kb *k, const char *user_text, size_t k_max,
                          rag_arena *a, kb_fts_hit **hits, size_t *n,
                          rag_err *err) {
+  return kb_fts_search_lex(k, NULL, user_text, k_max, a, hits, n, err);
+}
+
+rag_status kb_fts_search_lex(kb *k, const kb_lex *lex, const char *user_text,
+                             size_t k_max, rag_arena *a, kb_fts_hit **hits,
+                             size_t *n, rag_err *err) {
   if (hits)
     *hits = NULL;
   if (n)
@@ -497,8 +504,17 @@ rag_status kb_fts_search(kb *k, const char *user_text, size_t k_max,
     size_t nb = 0;
     if (fts_terms(user_text, a, &terms, &nt) != 0)
       s = rag_fail(err, RAG_NOMEM, "kb: search: arena full");
-    else if (nt > 0)
-      s = kb_bm25_topk(k, (const char *const *)terms, nt, k_max, &bh, &nb, err);
+    else if (nt > 0) {
+      /* The in-memory index when given and every word is one token
+      ** (kb_lex.h); else FTS5 itself. Both give the same hits. */
+      int used = 0;
+      if (lex)
+        s = lex_topk_words(k, lex, (const char *const *)terms, nt, k_max, &bh,
+                           &nb, &used, err);
+      if (!s && !used)
+        s = kb_bm25_topk(k, (const char *const *)terms, nt, k_max, &bh, &nb,
+                         err);
+    }
     for (size_t i = 0; !s && i < nb; i++)
       if (hit_push(&h, bh[i].chunk_id, bh[i].score))
         s = rag_fail(err, RAG_NOMEM, "kb: search: out of memory");

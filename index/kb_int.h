@@ -99,6 +99,18 @@ char *kb_col_str(sqlite3_stmt *st, int col, rag_arena *a, int *oom);
 rag_status kb_bm25_topk(kb *k, const char *const *terms, int nterms,
                         size_t k_max, kb_fts_hit **hits, size_t *n,
                         rag_err *err);
+/* Runs chunks_fts's tokenizer (porter unicode61 remove_diacritics 2,
+** kb_bm25's instance on k) over text[0..len): cb is called per token as by
+** FTS5's xTokenize; flags FTS5_TOKENIZE_DOCUMENT or FTS5_TOKENIZE_QUERY.
+** The tokenizer keeps state: one call at a time per handle (kb.h). */
+typedef int (*kb_tok_cb)(void *ctx, int tflags, const char *tok, int n,
+                         int start, int end);
+rag_status kb_fts_tokenize(kb *k, int flags, const char *text, int len,
+                           void *ctx, kb_tok_cb cb, rag_err *err);
+/* chunks_fts's row count and total tokens (all columns) from its averages
+** record: FTS5's xRowCount and xColumnTotalSize(-1), in the caller's
+** snapshot. */
+rag_status kb_fts_totals(kb *k, int64_t *nrow, int64_t *ntok, rag_err *err);
 /* Frees the state kb_bm25_topk keeps on k (NULL is a no-op); kb_close
 ** calls it before closing the connection. */
 void kb_bm25_free(struct kb_bm25 *b);

@@ -198,7 +198,8 @@ static rag_status fulltext_side(const ret_ctx *c, const ret_query *q,
                                 rag_err *err) {
   kb_fts_hit *fh = NULL;
   size_t nf = 0;
-  rag_status rc = kb_fts_search(c->kb, q->text, cand, a, &fh, &nf, err);
+  rag_status rc =
+      kb_fts_search_lex(c->kb, c->lex, q->text, cand, a, &fh, &nf, err);
   if (rc)
     return rc;
   ret_cand *raw = rag_arena_calloc(a, nf ? nf : 1, sizeof(*raw));

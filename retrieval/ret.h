@@ -28,6 +28,7 @@
 #include "core/rag_cfg.h"
 #include "embedding/emb.h"
 #include "index/kb.h"
+#include "index/kb_lex.h"
 #include "index/kb_vec.h"
 #include "rerank/rr.h"
 
@@ -38,6 +39,8 @@ typedef struct ret_ctx {
   kb_vec *vec;       /* required for vector and hybrid modes */
   emb_provider *emb; /* required for vector and hybrid modes */
   rr_provider *rr;   /* required when a query asks to rerank */
+  const kb_lex *lex; /* optional: answers full-text from memory (kb_lex.h);
+                        the same hits as without */
 } ret_ctx;
 
 /* A metadata filter: the document's metadata JSON field `key` equals

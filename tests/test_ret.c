@@ -220,7 +220,7 @@ static void fx_open(fx *f, const char *emb_spec, const char *rr_spec) {
   ASSERT_OK(rr_open(&f->cfg, rr_spec, &f->rr, &f->err), &f->err);
   f->a = rag_arena_new(0);
   ASSERT(f->a);
-  f->ctx = (ret_ctx){f->kb, f->vec, f->emb, f->rr};
+  f->ctx = (ret_ctx){f->kb, f->vec, f->emb, f->rr, NULL};
 }
 
 static void fx_close(fx *f) {
@@ -361,17 +361,17 @@ TEST(search_rejects_blank_text_missing_handles_and_zero_top_k) {
   q.top_k = 0;
   ASSERT_EQ(ret_search(&f.ctx, &q, f.a, &h, &n, &f.err), RAG_BADARG);
   rag_err_clear(&f.err);
-  ret_ctx noemb = {f.kb, f.vec, NULL, f.rr};
+  ret_ctx noemb = {f.kb, f.vec, NULL, f.rr, NULL};
   q = fx_query("cats", RAG_MODE_HYBRID);
   ASSERT_EQ(ret_search(&noemb, &q, f.a, &h, &n, &f.err), RAG_BADARG);
   ASSERT_CONTAINS(f.err.msg, "hybrid");
   rag_err_clear(&f.err);
-  ret_ctx norr = {f.kb, f.vec, f.emb, NULL};
+  ret_ctx norr = {f.kb, f.vec, f.emb, NULL, NULL};
   q.rerank = 1;
   ASSERT_EQ(ret_search(&norr, &q, f.a, &h, &n, &f.err), RAG_BADARG);
   rag_err_clear(&f.err);
   /* Full text alone needs neither embedder nor index. */
-  ret_ctx kbonly = {f.kb, NULL, NULL, NULL};
+  ret_ctx kbonly = {f.kb, NULL, NULL, NULL, NULL};
   q = fx_query("cats", RAG_MODE_FULLTEXT);
   ASSERT_OK(ret_search(&kbonly, &q, f.a, &h, &n, &f.err), &f.err);
   fx_close(&f);

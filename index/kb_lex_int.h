@@ -1,0 +1,75 @@
+/* index/kb_lex_int.h -- The structs of index/kb_lex.h, shared by kb_lex.c
+** (segments: build, merge, update) and kb_lex_search.c (the top k). Not
+** part of the contract.
+** Ownership: a kb_lex owns its parts' bitmaps and live counts and one
+**            reference on each segment; segments are shared between the
+**            indexes made from one another.
+** Threads:   everything here is immutable once its kb_lex is returned. */
+#ifndef KB_LEX_INT_H
+#define KB_LEX_INT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "index/kb_lex.h"
+
+/* One block of KB_LEX_BLOCK postings of a term (the last may be short):
+** what bounds the score of any chunk in it. */
+typedef struct lex_blk {
+  uint32_t last;   /* its last local chunk number */
+  uint32_t maxf2;  /* largest 2 x weighted frequency */
+  uint32_t minlen; /* smallest chunk length in tokens */
+} lex_blk;
+
+/* An immutable segment: chunks numbered 0..ndoc-1 in chunk id order, and
+** a term dictionary sorted by bytes (memcmp, then length). A frequency is
+** kept doubled (f2 = 2 x text occurrences + heading occurrences) so that
+** bm25's weighted frequency f2 * 0.5 is an integer count, exact. */
+typedef struct lex_seg {
+  atomic_int refs;
+  uint32_t ndoc;
+  int64_t *id;   /* chunk ids, ascending */
+  uint32_t *len; /* tokens, all columns (FTS5's docsize) */
+  uint64_t *fp;  /* content fingerprint: sha256 of the text, heading */
+  uint32_t nterm;
+  char *pool;     /* term bytes */
+  uint64_t *toff; /* nterm + 1: term t is pool[toff[t] .. toff[t + 1]) */
+  uint64_t *poff; /* nterm + 1: its postings [poff[t], poff[t + 1]) */
+  uint32_t *pdoc; /* local chunk numbers, ascending per term */
+  uint32_t *pf2;
+  uint64_t *boff; /* nterm + 1: its blocks [boff[t], boff[t + 1]) */
+  lex_blk *blk;
+  size_t bytes;
+} lex_seg;
+
+/* A segment as one index sees it. */
+typedef struct lex_part {
+  lex_seg *seg;
+  uint64_t *del; /* deleted local chunks (bitmap), NULL when none */
+  uint32_t ndel;
+  uint32_t *ldf; /* per term, postings of live chunks; NULL when ndel 0 */
+} lex_part;
+
+struct kb_lex {
+  atomic_int refs;
+  int n;
+  lex_part *p;
+  int64_t gen, nrow, ntok; /* KB generation; FTS5's averages record */
+};
+
+static inline int lex_deleted(const lex_part *p, uint32_t d) {
+  return p->del && (p->del[d >> 6] >> (d & 63) & 1);
+}
+
+/* Term t of s whose bytes equal tok[0..n), or -1. */
+int64_t lex_seg_find(const lex_seg *s, const char *tok, size_t n);
+
+/* kb_fts_search's word part from x: the quoted FTS5 strings terms[0..
+** nterms) tokenized by k's tokenizer, then kb_lex_topk. *used = 0 (and
+** nothing searched) when a string is not exactly one token: FTS5 reads it
+** as a phrase, which needs positions this index does not keep. */
+rag_status lex_topk_words(kb *k, const kb_lex *x, const char *const *terms,
+                          int nterms, size_t k_max, kb_fts_hit **hits,
+                          size_t *n, int *used, rag_err *err);
+
+#endif
