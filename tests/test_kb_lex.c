@@ -949,6 +949,47 @@ TEST(null_index_zero_k_and_empty_queries) {
   kb_close(k);
 }
 
+TEST(update_sees_writes_of_another_connection_and_works_read_only) {
+  kb *k = open_kb("kb");
+  build_corpus(k, 80, 91);
+  kb_lex *lex = lex_update(k, NULL);
+  kb *w = open_kb("kb");
+  rag_err err;
+  rag_err_clear(&err);
+  for (int d = 0; d < 60; d++) {
+    char src[32];
+    int found = 0;
+    snprintf(src, sizeof(src), "doc-%d", d);
+    if (d % 3 == 0)
+      ASSERT_OK(kb_doc_delete(w, src, &found, NULL, NULL, &err), &err);
+    else if (d % 3 == 1)
+      put_doc(w, src, 1 + (int)(rnd() % 8));
+    snprintf(src, sizeof(src), "other-%d", d);
+    put_doc(w, src, 1 + (int)(rnd() % 8));
+  }
+  kb_close(w);
+  kb_lex *next = lex_update(k, lex);
+  kb_lex_release(lex);
+  lex = next;
+  random_queries(k, lex, 40, 93);
+  kb_close(k);
+  /* A read-only handle builds and updates from the same state. */
+  char dir[4200];
+  snprintf(dir, sizeof(dir), "%s/kb", test_tmpdir());
+  kb_opts o = kb_opts_default();
+  o.readonly = 1;
+  ASSERT_OK(kb_open(dir, &o, &k, &err), &err);
+  next = lex_update(k, lex);
+  ASSERT(next == lex);
+  kb_lex_release(next);
+  kb_lex *fresh = lex_update(k, NULL);
+  random_queries(k, fresh, 40, 95);
+  random_queries(k, lex, 20, 97);
+  kb_lex_release(fresh);
+  kb_lex_release(lex);
+  kb_close(k);
+}
+
 #define TESTS(X)                                                               \
   X(index_built_from_scratch_equals_fts5_rank)                                 \
   X(updates_after_batches_of_adds_equal_fts5_rank)                             \
@@ -959,5 +1000,6 @@ TEST(null_index_zero_k_and_empty_queries) {
   X(update_without_a_change_returns_prev_retained)                             \
   X(concurrent_topk_on_one_index_matches_one_thread)                           \
   X(multi_token_words_and_cjk_equal_kb_fts_search)                             \
-  X(null_index_zero_k_and_empty_queries)
+  X(null_index_zero_k_and_empty_queries)                                       \
+  X(update_sees_writes_of_another_connection_and_works_read_only)
 TEST_MAIN(TESTS)
