@@ -9,6 +9,7 @@
 **   3. Merging segments (live chunks only)
 **   4. Indexes: retain/release, info, live frequencies
 **   5. kb_lex_update */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,8 @@
 #include "index/kb_int.h"
 #include "index/kb_lex_int.h"
 
+#define LEX_K1 1.2 /* bm25's, as fts5_aux.c and kb_lex_search.c */
+#define LEX_B 0.75
 #define LEX_MAX_TOKEN 32768 /* FTS5_MAX_TOKEN_SIZE: longer tokens are cut */
 #define LEX_NONE UINT32_MAX
 
@@ -34,6 +37,7 @@ static void seg_release(lex_seg *s) {
   free(s->pf2);
   free(s->boff);
   free(s->blk);
+  free(s->ph);
   free(s);
 }
 
@@ -70,28 +74,39 @@ static int seg_blocks(lex_seg *s) {
   }
   s->boff[s->nterm] = nb;
   s->blk = malloc((nb ? nb : 1) * sizeof(*s->blk));
-  if (!s->blk)
+  s->ph = malloc((s->poff[s->nterm] + 1) * sizeof(*s->ph));
+  if (!s->blk || !s->ph)
     return -1;
+  /* The reference length: the segment's mean (at least 1), so bounds are
+  ** tight while the KB's mean stays near it. */
+  uint64_t total = 0;
+  for (uint32_t d = 0; d < s->ndoc; d++)
+    total += s->len[d];
+  s->aref = s->ndoc && total > s->ndoc ? (double)total / s->ndoc : 1.0;
   for (uint32_t t = 0; t < s->nterm; t++) {
     uint64_t p = s->poff[t], end = s->poff[t + 1];
     for (uint64_t b = s->boff[t]; p < end; b++) {
       uint64_t e = p + KB_LEX_BLOCK < end ? p + KB_LEX_BLOCK : end;
-      lex_blk x = {0, 0, UINT32_MAX};
+      double h = 0;
+      uint32_t last = 0;
       for (; p < e; p++) {
-        uint32_t d = s->pdoc[p];
-        x.last = d;
-        if (s->pf2[p] > x.maxf2)
-          x.maxf2 = s->pf2[p];
-        if (s->len[d] < x.minlen)
-          x.minlen = s->len[d];
+        double f = s->pf2[p] * 0.5, D = s->len[s->pdoc[p]];
+        double x = f / (f + LEX_K1 * (1 - LEX_B + LEX_B * D / s->aref));
+        s->ph[p] = (float)x;
+        if (x > h)
+          h = x;
+        last = s->pdoc[p];
       }
-      s->blk[b] = x;
+      float fh = (float)h;
+      if ((double)fh < h)
+        fh = nextafterf(fh, 2.0f);
+      s->blk[b] = (lex_blk){last, fh};
     }
   }
   uint64_t np = s->poff[s->nterm];
   s->bytes = sizeof(*s) + (size_t)s->ndoc * (8 + 4 + 8) +
              (size_t)s->toff[s->nterm] + ((size_t)s->nterm + 1) * 24 +
-             (size_t)np * 8 + (size_t)nb * sizeof(lex_blk);
+             (size_t)np * 12 + (size_t)nb * sizeof(lex_blk);
   return 0;
 }
 
@@ -485,6 +500,7 @@ static void part_clear(lex_part *p) {
   seg_release(p->seg);
   free(p->del);
   free(p->ldf);
+  free(p->kd);
   memset(p, 0, sizeof(*p));
 }
 
@@ -725,6 +741,21 @@ static rag_status tidy(lex_part *parts, int *n, rag_err *err) {
   return RAG_OK;
 }
 
+/* Each part's per-chunk length term of bm25 for avgdl = ntok / nrow,
+** written as fts5_aux.c writes it, so scores match bit for bit. */
+static int part_kd(lex_part *p, int64_t nrow, int64_t ntok) {
+  double avgdl = nrow > 0 ? (double)ntok / (double)nrow : 1.0;
+  const lex_seg *s = p->seg;
+  free(p->kd);
+  if (!(p->kd = malloc(((size_t)s->ndoc + 1) * sizeof(*p->kd))))
+    return -1;
+  for (uint32_t d = 0; d < s->ndoc; d++) {
+    double D = (double)s->len[d];
+    p->kd[d] = LEX_K1 * (1 - LEX_B + LEX_B * D / avgdl);
+  }
+  return 0;
+}
+
 /* The new index from the diff, inside the caller's read transaction. */
 static rag_status update_in_txn(kb *k, const kb_lex *prev, kb_lex *x,
                                 rag_err *err) {
@@ -761,6 +792,9 @@ static rag_status update_in_txn(kb *k, const kb_lex *prev, kb_lex *x,
     parts[n++].seg = fresh;
   if (!s)
     s = tidy(parts, &n, err);
+  for (int i = 0; !s && i < n; i++)
+    if (part_kd(&parts[i], x->nrow, x->ntok))
+      s = nomem(err);
   x->p = parts;
   x->n = n;
   if (s)

@@ -14,11 +14,15 @@
 #include "index/kb_lex.h"
 
 /* One block of KB_LEX_BLOCK postings of a term (the last may be short):
-** what bounds the score of any chunk in it. */
+** what bounds the score of any chunk in it. bm25's contribution of a term
+** is idf (k1 + 1) h with h = f / (f + k1 (1 - b + b D / avgdl)); the block
+** keeps the largest h of its chunks computed with avgdl = the segment's
+** aref. For another avgdl A, h grows at most by A / aref (only the D / A
+** part of the denominator moves), so max(1, A / aref) x maxh bounds it
+** whatever the KB's average is when the query runs. */
 typedef struct lex_blk {
-  uint32_t last;   /* its last local chunk number */
-  uint32_t maxf2;  /* largest 2 x weighted frequency */
-  uint32_t minlen; /* smallest chunk length in tokens */
+  uint32_t last; /* its last local chunk number */
+  float maxh;    /* largest f / (f + k1 (1 - b + b D / aref)), rounded up */
 } lex_blk;
 
 /* An immutable segment: chunks numbered 0..ndoc-1 in chunk id order, and
@@ -39,6 +43,8 @@ typedef struct lex_seg {
   uint32_t *pf2;
   uint64_t *boff; /* nterm + 1: its blocks [boff[t], boff[t + 1]) */
   lex_blk *blk;
+  float *ph; /* per posting, h (see lex_blk) at aref: the search's impact */
+  double aref;   /* the chunk length the block bounds were made for */
   size_t bytes;
 } lex_seg;
 
@@ -48,6 +54,8 @@ typedef struct lex_part {
   uint64_t *del; /* deleted local chunks (bitmap), NULL when none */
   uint32_t ndel;
   uint32_t *ldf; /* per term, postings of live chunks; NULL when ndel 0 */
+  double *kd;    /* per chunk, bm25's k1 (1 - b + b D / avgdl) for this
+                 ** index's avgdl: the expression fts5_aux.c evaluates */
 } lex_part;
 
 struct kb_lex {

@@ -1,26 +1,29 @@
-/* index/kb_lex_search.c -- The exact BM25 top k over a kb_lex: block-max
-** MaxScore (Turtle & Flood 1995; Ding & Suel 2011; Mallia et al. 2019)
-** over each segment's posting lists, one k-best heap across segments.
+/* index/kb_lex_search.c -- The exact BM25 top k over a kb_lex.
 **
-** Per segment, the query's terms are sorted by their largest possible
-** contribution (their best block's bound). With theta the k-th best score
-** so far, the smallest terms whose bounds sum below theta are
-** "non-essential": a chunk holding only those cannot enter, so candidates
-** come from the other ("essential") lists only. Before a candidate is
-** scored, the window up to the nearest end of an essential list's current
-** block is bounded by the sum of those blocks' bounds (plus the
-** non-essential bounds): a window that cannot reach theta is skipped whole.
-** A candidate that passes is looked up in the non-essential lists, largest
-** first, stopping as soon as what is left cannot lift it to theta.
-**
-** Bounds: a block's bound is bm25's term contribution at the block's
-** largest frequency and smallest chunk length (the contribution grows with
-** the first and shrinks with the second), so it holds whatever avgdl is.
-** Bounds are compared with a relative slack far above the rounding of the
-** few sums involved; a chunk is pruned only when its bound is below theta,
-** so chunks tied at theta are still scored and the smaller id wins.
-** The exact score is fts5_aux.c's bm25 expression operand for operand, in
-** the query's phrase order (as kb_bm25.c), with FTS5's statistics. */
+** Two phases per query:
+**   1. Approximate scores, term at a time in windows of LEX_WIN chunks
+**      (a window's accumulators stay in L1): each posting adds its
+**      precomputed impact, w (k1 + 1) ph, with ph the term's normalized
+**      frequency at the segment's reference length aref (kb_lex_int.h).
+**      The true score s of a chunk and this s~ satisfy s~ / r <= s <=
+**      s~ r, r = max(avgdl / aref, aref / avgdl) (1 when the KB's average
+**      is the segment's, as for a KB made in one go), up to a relative
+**      LEX_EPS for rounding. A k-heap of the lower bounds gives L, a lower
+**      bound of the true k-th score; a chunk whose upper bound is below L
+**      cannot be in the top k. A window is skipped whole when the sum of
+**      its lists' block maxima (lex_blk.maxh) cannot reach L (block-max
+**      pruning, Ding & Suel 2011, at window grain).
+**   2. Exact scores for the chunks whose upper bound reaches the final L:
+**      each term's frequency found by a forward walk of its list (block
+**      skips, then a binary search in the block), and fts5_aux.c's bm25
+**      expression evaluated operand for operand in the query's phrase
+**      order with FTS5's statistics, so the scores equal FTS5's bit for
+**      bit; ties at the k-th score keep the smaller chunk id.
+** Why term at a time: a natural-language question mixes a few rare words
+** with common ones, and on a large KB the k-th score stays within reach of
+** the common words' bounds, so document-at-a-time pruning (MaxScore, WAND)
+** still visits most rows of the rarer lists, at some 70 ns each with its
+** merges and seeks; adding impacts costs about 1 ns per posting. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +33,8 @@
 
 #define LEX_K1 1.2
 #define LEX_B 0.75
-#define LEX_SLACK 1e-9
+#define LEX_EPS 1e-6 /* relative slack on the approximate scores */
+#define LEX_WIN 4096 /* chunks per window: 32 KB of accumulators */
 #define LEX_NONE UINT32_MAX
 
 typedef struct hit {
@@ -51,15 +55,22 @@ typedef struct qterm {
   double idf;
 } qterm;
 
+/* One term's postings in one segment. */
 typedef struct cur {
-  int u;    /* its qterm */
-  double w; /* mult x idf */
+  int u;        /* its qterm */
+  double scale; /* mult x idf x (k1 + 1): impact ph to approximate score */
   const uint32_t *doc, *f2;
+  const float *ph;
   size_t n, i;
   const lex_blk *blk;
-  double *bub; /* per block: the bound of its contribution */
-  double ub;   /* the largest of bub */
 } cur;
+
+/* A chunk that may be in the top k after phase 1. */
+typedef struct cand {
+  int part;
+  uint32_t d;
+  double hi; /* upper bound of its true score */
+} cand;
 
 typedef struct query {
   const qterm *qt;
@@ -67,9 +78,15 @@ typedef struct query {
   const int *phrase; /* per phrase: its qterm */
   int nphrase;
   double avgdl;
-  hit *heap; /* min-heap on better(): heap[0] is the worst kept */
-  size_t n, k;
+  size_t k;
+  hit *heap; /* exact: min-heap on better(), heap[0] the worst kept */
+  size_t n;
+  double *lb; /* phase 1: min-heap of the k best lower bounds */
+  size_t nlb;
+  cand *c; /* phase 1's candidates */
+  size_t nc, capc;
   double *f; /* per qterm: frequency in the chunk being scored */
+  double acc[LEX_WIN];
   int64_t visited;
 } query;
 
@@ -104,10 +121,48 @@ static void heap_offer(query *q, hit x) {
   }
 }
 
-/* bm25's contribution of one phrase, fts5Bm25Function's expression. */
-static inline double contrib(double idf, double f, double D, double avgdl) {
-  return idf * ((f * (LEX_K1 + 1.0)) /
-                (f + LEX_K1 * (1 - LEX_B + LEX_B * D / avgdl)));
+/* Offers a lower bound to the k-heap of lower bounds. */
+static void lb_offer(query *q, double v) {
+  double *h = q->lb;
+  if (q->nlb < q->k) {
+    size_t i = q->nlb++;
+    h[i] = v;
+    while (i > 0 && h[(i - 1) / 2] > h[i]) {
+      double t = h[i];
+      h[i] = h[(i - 1) / 2];
+      h[(i - 1) / 2] = t;
+      i = (i - 1) / 2;
+    }
+    return;
+  }
+  if (v <= h[0])
+    return;
+  h[0] = v;
+  for (size_t i = 0;;) {
+    size_t l = 2 * i + 1, r = l + 1, w = i;
+    if (l < q->nlb && h[l] < h[w])
+      w = l;
+    if (r < q->nlb && h[r] < h[w])
+      w = r;
+    if (w == i)
+      return;
+    double t = h[i];
+    h[i] = h[w];
+    h[w] = t;
+    i = w;
+  }
+}
+
+/* L: no chunk whose true score is below it can be in the top k. */
+static double lb_min(const query *q) {
+  return q->nlb == q->k ? q->lb[0] : 0;
+}
+
+/* bm25's contribution of one phrase, fts5Bm25Function's expression with
+** its length term kd = k1 (1 - b + b D / avgdl) computed ahead
+** (lex_part.kd), the same double. */
+static inline double contrib(double idf, double f, double kd) {
+  return idf * ((f * (LEX_K1 + 1.0)) / (f + kd));
 }
 
 static inline uint32_t cur_doc(const cur *c) {
@@ -115,7 +170,7 @@ static inline uint32_t cur_doc(const cur *c) {
 }
 
 /* Moves c to its first posting >= x: whole blocks by their last chunk,
-** then within the block. */
+** then a binary search inside the block. */
 static void cur_seek(cur *c, uint32_t x) {
   if (c->i >= c->n || c->doc[c->i] >= x)
     return;
@@ -126,106 +181,140 @@ static void cur_seek(cur *c, uint32_t x) {
     c->i = c->n;
     return;
   }
-  size_t i = b * KB_LEX_BLOCK > c->i ? b * KB_LEX_BLOCK : c->i;
-  while (c->doc[i] < x)
-    i++;
-  c->i = i;
+  size_t lo = b * KB_LEX_BLOCK > c->i ? b * KB_LEX_BLOCK : c->i;
+  size_t hi = (b + 1) * KB_LEX_BLOCK < c->n ? (b + 1) * KB_LEX_BLOCK : c->n;
+  while (lo < hi) { /* doc[hi - 1] = blk[b].last >= x */
+    size_t mid = lo + (hi - lo) / 2;
+    if (c->doc[mid] < x)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  c->i = lo;
 }
 
-static int by_ub(const void *x, const void *y) {
-  const cur *a = x, *b = y;
-  return (a->ub > b->ub) - (a->ub < b->ub);
+/* The largest approximate score any chunk of [c's position, end) can get
+** from c: the largest block maximum among the blocks there. */
+static double window_max(const cur *c, uint32_t end) {
+  double m = 0;
+  size_t nb = (c->n + KB_LEX_BLOCK - 1) / KB_LEX_BLOCK;
+  for (size_t b = c->i / KB_LEX_BLOCK; b < nb && c->doc[b * KB_LEX_BLOCK] < end;
+       b++)
+    if (c->blk[b].maxh > m)
+      m = c->blk[b].maxh;
+  return m * c->scale;
 }
 
-/* The exact score of local chunk d from q->f, in phrase order. */
-static double exact(const query *q, double D) {
+static int cand_push(query *q, int part, uint32_t d, double hi) {
+  if (q->nc == q->capc) {
+    /* Full: first drop those the lower bounds have since ruled out. */
+    double l = lb_min(q);
+    size_t m = 0;
+    for (size_t i = 0; i < q->nc; i++)
+      if (q->c[i].hi >= l)
+        q->c[m++] = q->c[i];
+    q->nc = m;
+    if (m >= q->capc / 2) {
+      size_t cap = q->capc ? q->capc * 2 : 1024;
+      cand *c = realloc(q->c, cap * sizeof(*c));
+      if (!c)
+        return -1;
+      q->c = c;
+      q->capc = cap;
+    }
+  }
+  q->c[q->nc++] = (cand){part, d, hi};
+  return 0;
+}
+
+/* Phase 1 over one part. -1 out of memory. */
+static int approx_part(query *q, const lex_part *p, int part, cur *c, int nc) {
+  const lex_seg *s = p->seg;
+  double r = q->avgdl > s->aref ? q->avgdl / s->aref : s->aref / q->avgdl;
+  double up = r * (1 + LEX_EPS), down = 1 / (r * (1 + LEX_EPS));
+  for (uint32_t base = 0; base < s->ndoc; base += LEX_WIN) {
+    uint32_t end = s->ndoc - base > LEX_WIN ? base + LEX_WIN : s->ndoc;
+    double l = lb_min(q);
+    if (l > 0) {
+      double bound = 0;
+      for (int j = 0; j < nc; j++)
+        bound += window_max(&c[j], end);
+      if (bound * up < l) {
+        for (int j = 0; j < nc; j++)
+          cur_seek(&c[j], end);
+        continue;
+      }
+    }
+    double *acc = q->acc; /* all zero: the scan below clears what it reads */
+    for (int j = 0; j < nc; j++) {
+      cur *x = &c[j];
+      double w = x->scale;
+      size_t i = x->i;
+      for (; i < x->n && x->doc[i] < end; i++)
+        acc[x->doc[i] - base] += w * (double)x->ph[i];
+      x->i = i;
+    }
+    /* A chunk is kept when a > 0 and a * up >= L; most are ruled out by
+    ** the cheaper a < L / up first (a hair low, so never wrongly). */
+    l = lb_min(q);
+    double cut = l / up * (1 - 1e-12);
+    for (uint32_t d = base; d < end; d++) {
+      double a = acc[d - base];
+      acc[d - base] = 0;
+      if (a <= 0 || a < cut || a * up < l || lex_deleted(p, d))
+        continue;
+      lb_offer(q, a * down);
+      if (cand_push(q, part, d, a * up))
+        return -1;
+      l = lb_min(q);
+      cut = l / up * (1 - 1e-12);
+    }
+  }
+  return 0;
+}
+
+static int by_part_doc(const void *x, const void *y) {
+  const cand *a = x, *b = y;
+  if (a->part != b->part)
+    return a->part - b->part;
+  return (a->d > b->d) - (a->d < b->d);
+}
+
+/* The exact score of a chunk from q->f, in phrase order. */
+static double exact(const query *q, double kd) {
   double score = 0;
   for (int j = 0; j < q->nphrase; j++) {
     double f = q->f[q->phrase[j]];
     if (f > 0)
-      score += contrib(q->qt[q->phrase[j]].idf, f, D, q->avgdl);
+      score += contrib(q->qt[q->phrase[j]].idf, f, kd);
   }
   return score;
 }
 
-/* Block-max MaxScore over one part's lists c[0..nc), sorted by ub. */
-static void search_cursors(query *q, const lex_part *p, cur *c, int nc,
-                           double *pre) {
-  const lex_seg *s = p->seg;
-  pre[0] = 0;
-  for (int i = 0; i < nc; i++)
-    pre[i + 1] = pre[i] + c[i].ub;
-  int m = 0; /* c[0..m) are non-essential */
-  double theta = -1;
-  for (;;) {
-    int full = q->n == q->k;
-    if (full && q->heap[0].score != theta) {
-      theta = q->heap[0].score;
-      while (m < nc && pre[m + 1] * (1 + LEX_SLACK) < theta)
-        m++;
+/* Phase 2 for part's candidates q->c[from, to) (sorted by chunk). */
+static void exact_part(query *q, const lex_part *p, cur *c, int nc, size_t from,
+                       size_t to) {
+  double l = lb_min(q);
+  for (size_t i = from; i < to; i++) {
+    if (q->c[i].hi < l)
+      continue;
+    uint32_t d = q->c[i].d;
+    for (int j = 0; j < nc; j++) {
+      cur_seek(&c[j], d);
+      if (cur_doc(&c[j]) == d)
+        q->f[c[j].u] = c[j].f2[c[j].i] * 0.5;
     }
-    if (m >= nc)
-      return;
-    uint32_t d = LEX_NONE;
-    for (int i = m; i < nc; i++) {
-      uint32_t cd = cur_doc(&c[i]);
-      if (cd < d)
-        d = cd;
-    }
-    if (d == LEX_NONE)
-      return;
-    if (full) {
-      /* The window [d, w]: no essential list changes block inside it. */
-      uint32_t w = LEX_NONE;
-      for (int i = m; i < nc; i++)
-        if (c[i].i < c[i].n && c[i].blk[c[i].i / KB_LEX_BLOCK].last < w)
-          w = c[i].blk[c[i].i / KB_LEX_BLOCK].last;
-      double bound = pre[m];
-      for (int i = m; i < nc; i++)
-        if (cur_doc(&c[i]) <= w)
-          bound += c[i].bub[c[i].i / KB_LEX_BLOCK];
-      if (bound * (1 + LEX_SLACK) < theta) {
-        for (int i = m; i < nc; i++)
-          cur_seek(&c[i], w + 1);
-        continue;
-      }
-    }
-    int pruned = lex_deleted(p, d);
-    double D = (double)s->len[d], sum = 0;
-    for (int i = m; i < nc && !pruned; i++)
-      if (cur_doc(&c[i]) == d) {
-        double f = c[i].f2[c[i].i] * 0.5;
-        q->f[c[i].u] = f;
-        sum += contrib(c[i].w, f, D, q->avgdl);
-      }
-    for (int i = m - 1; i >= 0 && !pruned; i--) {
-      if ((sum + pre[i + 1]) * (1 + LEX_SLACK) < theta) {
-        pruned = 1;
-        break;
-      }
-      cur_seek(&c[i], d);
-      if (cur_doc(&c[i]) == d) {
-        double f = c[i].f2[c[i].i] * 0.5;
-        q->f[c[i].u] = f;
-        sum += contrib(c[i].w, f, D, q->avgdl);
-      }
-    }
-    if (!pruned && (!full || sum * (1 + LEX_SLACK) >= theta)) {
-      q->visited++;
-      heap_offer(q, (hit){exact(q, D), s->id[d]});
-    }
-    for (int i = 0; i < q->nq; i++)
-      q->f[i] = 0;
-    for (int i = m; i < nc; i++)
-      if (cur_doc(&c[i]) == d)
-        c[i].i++;
+    q->visited++;
+    heap_offer(q, (hit){exact(q, p->kd[d]), p->seg->id[d]});
+    for (int j = 0; j < nc; j++)
+      q->f[c[j].u] = 0;
   }
 }
 
 /* Cursors over part p for the qterms found in it (tix: term per qterm, -1
-** absent); the block bounds in bub (room for every block). */
+** absent), at their first posting. */
 static int part_cursors(const query *q, const lex_part *p, const int64_t *tix,
-                        cur *c, double *bub) {
+                        cur *c) {
   const lex_seg *s = p->seg;
   int nc = 0;
   for (int u = 0; u < q->nq; u++) {
@@ -234,22 +323,13 @@ static int part_cursors(const query *q, const lex_part *p, const int64_t *tix,
     uint64_t t = (uint64_t)tix[u];
     cur *x = &c[nc++];
     x->u = u;
-    x->w = q->qt[u].mult * q->qt[u].idf;
+    x->scale = q->qt[u].mult * q->qt[u].idf * (LEX_K1 + 1.0);
     x->doc = s->pdoc + s->poff[t];
     x->f2 = s->pf2 + s->poff[t];
+    x->ph = s->ph + s->poff[t];
     x->n = (size_t)(s->poff[t + 1] - s->poff[t]);
     x->i = 0;
     x->blk = s->blk + s->boff[t];
-    x->bub = bub;
-    x->ub = 0;
-    size_t nb = (size_t)(s->boff[t + 1] - s->boff[t]);
-    for (size_t b = 0; b < nb; b++) {
-      bub[b] = contrib(x->w, x->blk[b].maxf2 * 0.5, (double)x->blk[b].minlen,
-                       q->avgdl);
-      if (bub[b] > x->ub)
-        x->ub = bub[b];
-    }
-    bub += nb;
   }
   return nc;
 }
@@ -257,6 +337,25 @@ static int part_cursors(const query *q, const lex_part *p, const int64_t *tix,
 static int hit_cmp(const void *x, const void *y) {
   const hit *a = x, *b = y;
   return better(a, b) ? -1 : better(b, a) ? 1 : 0;
+}
+
+/* Both phases, the statistics already in q. */
+static int search(query *q, const kb_lex *x, const int64_t *tix, cur *c) {
+  int nq = q->nq;
+  for (int i = 0; i < x->n; i++) {
+    int nc = part_cursors(q, &x->p[i], tix + (size_t)i * (size_t)nq, c);
+    if (approx_part(q, &x->p[i], i, c, nc))
+      return -1;
+  }
+  qsort(q->c, q->nc, sizeof(*q->c), by_part_doc);
+  for (size_t a = 0, b; a < q->nc; a = b) {
+    int part = q->c[a].part;
+    for (b = a; b < q->nc && q->c[b].part == part; b++)
+      ;
+    int nc = part_cursors(q, &x->p[part], tix + (size_t)part * (size_t)nq, c);
+    exact_part(q, &x->p[part], c, nc, a, b);
+  }
+  return 0;
 }
 
 rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
@@ -271,18 +370,18 @@ rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
     return RAG_OK;
   if ((uint64_t)k_max > (uint64_t)x->nrow)
     k_max = (size_t)x->nrow;
-  query q;
-  memset(&q, 0, sizeof(q));
+  query *q = calloc(1, sizeof(*q));
   qterm *qt = calloc((size_t)ntok, sizeof(*qt));
   int *phrase = calloc((size_t)ntok, sizeof(*phrase));
   int64_t *tix = malloc((size_t)ntok * (size_t)x->n * sizeof(*tix));
-  q.f = calloc((size_t)ntok, sizeof(*q.f));
-  q.heap = malloc(k_max * sizeof(*q.heap));
   cur *c = malloc((size_t)ntok * sizeof(*c));
-  double *pre = malloc(((size_t)ntok + 1) * sizeof(*pre));
-  double *bub = NULL;
   rag_status s = RAG_OK;
-  if (!qt || !phrase || !tix || !q.f || !q.heap || !c || !pre)
+  if (q) {
+    q->f = calloc((size_t)ntok, sizeof(*q->f));
+    q->heap = malloc(k_max * sizeof(*q->heap));
+    q->lb = malloc(k_max * sizeof(*q->lb));
+  }
+  if (!q || !qt || !phrase || !tix || !c || !q->f || !q->heap || !q->lb)
     s = rag_fail(err, RAG_NOMEM, "kb: lexical search: out of memory");
   /* Fold repeats; document frequencies over the live chunks. */
   int nq = 0;
@@ -296,61 +395,55 @@ rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
     qt[u].mult++;
     phrase[j] = u;
   }
-  uint64_t maxblk = 0;
   for (int u = 0; !s && u < nq; u++) {
     int64_t df = 0;
     for (int i = 0; i < x->n; i++) {
       const lex_part *p = &x->p[i];
       int64_t t = lex_seg_find(p->seg, qt[u].p, qt[u].n);
       tix[(size_t)i * (size_t)nq + (size_t)u] = t;
-      if (t < 0)
-        continue;
-      df +=
-          p->ldf ? p->ldf[t] : (int64_t)(p->seg->poff[t + 1] - p->seg->poff[t]);
-      maxblk += p->seg->boff[t + 1] - p->seg->boff[t];
+      if (t >= 0)
+        df += p->ldf ? p->ldf[t]
+                     : (int64_t)(p->seg->poff[t + 1] - p->seg->poff[t]);
     }
+    /* fts5Bm25GetData's idf, with its floor for very common terms. */
     double idf = log(((double)(x->nrow - df) + 0.5) / ((double)df + 0.5));
     qt[u].idf = idf <= 0.0 ? 1e-6 : idf;
   }
-  if (!s && !(bub = malloc((maxblk ? maxblk : 1) * sizeof(*bub))))
-    s = rag_fail(err, RAG_NOMEM, "kb: lexical search: out of memory");
   if (!s) {
-    q.qt = qt;
-    q.nq = nq;
-    q.phrase = phrase;
-    q.nphrase = ntok;
-    q.avgdl = (double)x->ntok / (double)x->nrow;
-    q.k = k_max;
-    /* Newest parts first: they are the smallest, so theta starts cheap;
-    ** the order changes no result (better() is a total order). */
-    for (int i = x->n - 1; i >= 0; i--) {
-      int nc = part_cursors(&q, &x->p[i], tix + (size_t)i * (size_t)nq, c, bub);
-      qsort(c, (size_t)nc, sizeof(*c), by_ub);
-      search_cursors(&q, &x->p[i], c, nc, pre);
+    q->qt = qt;
+    q->nq = nq;
+    q->phrase = phrase;
+    q->nphrase = ntok;
+    q->avgdl = (double)x->ntok / (double)x->nrow;
+    q->k = k_max;
+    if (search(q, x, tix, c))
+      s = rag_fail(err, RAG_NOMEM, "kb: lexical search: out of memory");
+  }
+  if (!s && q->n > 0) {
+    qsort(q->heap, q->n, sizeof(*q->heap), hit_cmp);
+    kb_fts_hit *h = malloc(q->n * sizeof(*h));
+    if (!h) {
+      s = rag_fail(err, RAG_NOMEM, "kb: lexical search: out of memory");
+    } else {
+      for (size_t i = 0; i < q->n; i++)
+        h[i] = (kb_fts_hit){q->heap[i].id, q->heap[i].score};
+      *hits = h;
+      *n = q->n;
     }
-    if (q.n > 0) {
-      qsort(q.heap, q.n, sizeof(*q.heap), hit_cmp);
-      kb_fts_hit *h = malloc(q.n * sizeof(*h));
-      if (!h) {
-        s = rag_fail(err, RAG_NOMEM, "kb: lexical search: out of memory");
-      } else {
-        for (size_t i = 0; i < q.n; i++)
-          h[i] = (kb_fts_hit){q.heap[i].id, q.heap[i].score};
-        *hits = h;
-        *n = q.n;
-      }
-    }
-    if (visited)
-      *visited = q.visited;
+  }
+  if (!s && visited)
+    *visited = q->visited;
+  if (q) {
+    free(q->f);
+    free(q->heap);
+    free(q->lb);
+    free(q->c);
+    free(q);
   }
   free(qt);
   free(phrase);
   free(tix);
-  free(q.f);
-  free(q.heap);
   free(c);
-  free(pre);
-  free(bub);
   return s;
 }
 
