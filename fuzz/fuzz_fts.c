@@ -4,10 +4,13 @@
 ** SQLite error (a syntax error would be a 500 for a user's question);
 ** then kb_fts_search runs the same text against a real KB (a temporary
 ** directory created once per process, a few chunks in English and CJK),
-** which also exercises the trigram and short-CJK paths: any error fails. */
+** which also exercises the trigram and short-CJK paths: any error fails.
+** The in-memory index (kb_lex, made once) must then return the same hits
+** and scores as kb_fts_search, exactly. */
 #include "core/rag_arena.h"
 #include "fuzz/fuzz.h"
 #include "index/kb.h"
+#include "index/kb_lex.h"
 
 #include <ftw.h>
 #include <sqlite3.h>
@@ -17,6 +20,7 @@
 static sqlite3 *db;
 static sqlite3_stmt *match;
 static kb *k;
+static kb_lex *lex;
 static char dir[64];
 
 static int rm_one(const char *path, const struct stat *st, int flag,
@@ -26,6 +30,7 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 }
 
 static void rm_dir(void) {
+  kb_lex_release(lex);
   kb_close(k);
   sqlite3_finalize(match);
   sqlite3_close(db);
@@ -70,6 +75,7 @@ static void setup(void) {
     FUZZ_CHECK(kb_doc_put(k, &d, &c, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL,
                           &err) == RAG_OK);
   }
+  FUZZ_CHECK(kb_lex_update(k, NULL, &lex, &err) == RAG_OK);
   atexit(rm_dir);
 }
 
@@ -101,6 +107,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fprintf(stderr, "kb_fts_search: %s\n", err.msg);
   FUZZ_CHECK(rc == RAG_OK);
   FUZZ_CHECK(n <= 10);
+  kb_fts_hit *lh = NULL;
+  size_t ln = 0;
+  FUZZ_CHECK(kb_fts_search_lex(k, lex, text, 10, a, &lh, &ln, &err) == RAG_OK);
+  FUZZ_CHECK(ln == n);
+  for (size_t i = 0; i < n; i++)
+    FUZZ_CHECK(lh[i].chunk_id == hits[i].chunk_id &&
+               lh[i].score == hits[i].score);
   rag_arena_free(a);
   free(text);
   return 0;

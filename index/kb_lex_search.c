@@ -347,7 +347,8 @@ static int search(query *q, const kb_lex *x, const int64_t *tix, cur *c) {
     if (approx_part(q, &x->p[i], i, c, nc))
       return -1;
   }
-  qsort(q->c, q->nc, sizeof(*q->c), by_part_doc);
+  if (q->nc > 1)
+    qsort(q->c, q->nc, sizeof(*q->c), by_part_doc);
   for (size_t a = 0, b; a < q->nc; a = b) {
     int part = q->c[a].part;
     for (b = a; b < q->nc && q->c[b].part == part; b++)
