@@ -100,6 +100,8 @@ typedef struct api_kb_info {
   char id[40];
   const char *name, *description; /* arena */
   int64_t created_at, docs, chunks, words;
+  int64_t lex_bytes; /* memory of the in-memory full-text index, 0: none */
+  int lex_segments;
 } api_kb_info;
 
 rag_status api_kbs_open(const rag_cfg *cfg, const char *dir, int pool_max,

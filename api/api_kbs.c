@@ -327,6 +327,14 @@ void api_kb_info_get(api_kb *k, rag_arena *a, api_kb_info *out) {
   out->chunks = k->nchunks;
   out->words = k->nwords;
   pthread_mutex_unlock(&k->mu);
+  pthread_rwlock_rdlock(&k->lock);
+  if (k->snap && k->snap->lex) {
+    kb_lex_info li;
+    kb_lex_info_get(k->snap->lex, &li);
+    out->lex_bytes = li.bytes;
+    out->lex_segments = li.segments;
+  }
+  pthread_rwlock_unlock(&k->lock);
 }
 
 /* Recounts documents/chunks from the writer's handle (writer thread). */

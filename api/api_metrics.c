@@ -110,6 +110,24 @@ char *api_metrics_render(api_server *s) {
       api_kb_info_get(kbs[i], a, &in);
       rag_buf_printf(&b, "ragd_kb_chunks{dataset=\"%s\"} %lld\n", in.id,
                      (long long)in.chunks);
+    }
+    rag_buf_puts(&b, "# HELP ragd_kb_lexical_index_bytes Memory of the "
+                     "in-memory full-text index per dataset.\n"
+                     "# TYPE ragd_kb_lexical_index_bytes gauge\n");
+    for (size_t i = 0; i < n; i++) {
+      api_kb_info in;
+      api_kb_info_get(kbs[i], a, &in);
+      rag_buf_printf(&b, "ragd_kb_lexical_index_bytes{dataset=\"%s\"} %lld\n",
+                     in.id, (long long)in.lex_bytes);
+    }
+    rag_buf_puts(&b, "# HELP ragd_kb_lexical_index_segments Segments of the "
+                     "in-memory full-text index per dataset.\n"
+                     "# TYPE ragd_kb_lexical_index_segments gauge\n");
+    for (size_t i = 0; i < n; i++) {
+      api_kb_info in;
+      api_kb_info_get(kbs[i], a, &in);
+      rag_buf_printf(&b, "ragd_kb_lexical_index_segments{dataset=\"%s\"} %d\n",
+                     in.id, in.lex_segments);
       api_kb_release(kbs[i]);
     }
     free(kbs);

@@ -787,6 +787,11 @@ TEST(concurrent_retrieves_from_four_threads_all_succeed_and_are_counted) {
   ASSERT_CONTAINS(r.body, want);
   ASSERT_CONTAINS(r.body, "ragd_http_request_duration_seconds_bucket");
   ASSERT_CONTAINS(r.body, "ragd_kb_chunks{dataset=\"");
+  /* Full text is answered from memory: the index is there and sized. */
+  const char *lx = strstr(r.body, "ragd_kb_lexical_index_bytes{dataset=\"");
+  ASSERT(lx != NULL && (lx = strchr(lx, '}')) != NULL);
+  ASSERT(atoll(lx + 1) > 0);
+  ASSERT_CONTAINS(r.body, "ragd_kb_lexical_index_segments{dataset=\"");
   ASSERT_CONTAINS(r.body, "ragd_ingest_queue_depth 0");
   resp_free(&r);
   r = req(&v, "GET", "/readyz", NULL, NULL);
