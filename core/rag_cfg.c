@@ -53,6 +53,7 @@ static const opt opts[] = {
     O("index", "ivf_nprobe", T_INT, index.ivf_nprobe, 1, 100000, NULL, 16),
     O("index", "tombstone_ratio", T_DOUBLE, index.tombstone_ratio, 0, 1, NULL,
       0.2),
+    O("index", "lexical_memory", T_BOOL, index.lexical_memory, 0, 1, NULL, 1),
     O("retrieval", "mode", T_MODE, retrieval.mode, 0, 0, NULL, RAG_MODE_HYBRID),
     O("retrieval", "top_k", T_INT, retrieval.top_k, 1, 10000, NULL, 10),
     O("retrieval", "candidates", T_INT, retrieval.candidates, 1, 100000, NULL,

@@ -36,6 +36,8 @@ typedef struct rag_cfg {
     int hnsw_ef_search;     /* efSearch for HNSW indexes (128) */
     int ivf_nprobe;         /* nprobe for IVF indexes (16) */
     double tombstone_ratio; /* rebuild when deleted/total passes this (0.2) */
+    int lexical_memory;     /* serve/eval keep full text in memory too,
+                            ** index/kb_lex.h (1) */
   } index;
 
   struct {

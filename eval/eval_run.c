@@ -43,7 +43,8 @@ rag_status eval_run_queries_ex(ing_kb *k, rr_provider *rr,
   ** itself after a few (kb_lex.h); without it FTS5 gives the same hits. */
   kb_lex *lex = NULL;
   rag_err lerr;
-  if (kb_lex_wanted() && kb_lex_update(k->kb, NULL, &lex, &lerr))
+  if (k->cfg->index.lexical_memory && kb_lex_wanted() &&
+      kb_lex_update(k->kb, NULL, &lex, &lerr))
     rag_log(RAG_LOG_WARN, "eval: full-text from FTS5: %s", lerr.msg);
   c.lex = lex;
   rag_arena *a = rag_arena_new(0);

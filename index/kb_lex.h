@@ -47,8 +47,9 @@ kb_lex *kb_lex_retain(kb_lex *x); /* returns x; NULL is a no-op */
 void kb_lex_release(kb_lex *x);   /* frees on the last; NULL is a no-op */
 
 /* 0 when the environment sets RAGD_LEX=0: callers that would make an
-** index (ragd serve, eval, compare) then leave full-text to FTS5, for
-** same-run comparisons. 1 otherwise. */
+** index (ragd serve, eval, compare; config index.lexical_memory, on by
+** default) then leave full-text to FTS5, for same-run comparisons. 1
+** otherwise. */
 int kb_lex_wanted(void);
 
 typedef struct kb_lex_info {
