@@ -201,11 +201,6 @@ kb_fts_strategy kb_fts_get_strategy(kb *k) {
 
 /* ---- 2. The auxiliary function ---- */
 
-typedef struct hit {
-  double score;
-  int64_t id;
-} hit;
-
 /* The per-query context bound as a pointer to kb_bm25_topk(). */
 /* A row whose bound reached the k-th score when FTS5 visited it: scored
 ** later, best bound first (see flush). */
@@ -220,7 +215,7 @@ typedef struct topk {
   int off, nterm;    /* scored phrases: off .. off + nterm - 1 */
   const double *idf; /* per scored phrase */
   double avgdl;
-  hit *heap; /* min-heap on better(): heap[0] is the worst kept */
+  kb_fts_hit *heap; /* kb_hits_offer's heap: heap[0] is the worst kept */
   size_t n, k;
   cand *c; /* rows waiting for their exact score */
   double *freq;
@@ -230,40 +225,49 @@ typedef struct topk {
   int rc;                /* first SQLite / FTS5 error */
 } topk;
 
-static int better(const hit *a, const hit *b) {
-  return a->score > b->score || (a->score == b->score && a->id < b->id);
+int kb_hit_better(const kb_fts_hit *a, const kb_fts_hit *b) {
+  return a->score > b->score ||
+         (a->score == b->score && a->chunk_id < b->chunk_id);
 }
 
-static void sift_down(hit *h, size_t n, size_t i) {
-  for (;;) {
+void kb_hits_offer(kb_fts_hit *h, size_t *n, size_t k, kb_fts_hit x) {
+  size_t i;
+  if (*n < k) {
+    i = (*n)++;
+    h[i] = x;
+    for (; i > 0 && kb_hit_better(&h[(i - 1) / 2], &h[i]); i = (i - 1) / 2) {
+      kb_fts_hit t = h[i];
+      h[i] = h[(i - 1) / 2];
+      h[(i - 1) / 2] = t;
+    }
+    return;
+  }
+  if (k == 0 || !kb_hit_better(&x, &h[0]))
+    return;
+  h[0] = x;
+  for (i = 0;;) {
     size_t l = 2 * i + 1, r = l + 1, w = i;
-    if (l < n && better(&h[w], &h[l]))
+    if (l < *n && kb_hit_better(&h[w], &h[l]))
       w = l;
-    if (r < n && better(&h[w], &h[r]))
+    if (r < *n && kb_hit_better(&h[w], &h[r]))
       w = r;
     if (w == i)
       return;
-    hit t = h[i];
+    kb_fts_hit t = h[i];
     h[i] = h[w];
     h[w] = t;
     i = w;
   }
 }
 
-static void heap_offer(topk *t, hit x) {
-  if (t->n < t->k) {
-    size_t i = t->n++;
-    t->heap[i] = x;
-    while (i > 0 && better(&t->heap[(i - 1) / 2], &t->heap[i])) {
-      hit tmp = t->heap[i];
-      t->heap[i] = t->heap[(i - 1) / 2];
-      t->heap[(i - 1) / 2] = tmp;
-      i = (i - 1) / 2;
-    }
-  } else if (better(&x, &t->heap[0])) {
-    t->heap[0] = x;
-    sift_down(t->heap, t->n, 0);
-  }
+static int hit_cmp(const void *x, const void *y) {
+  const kb_fts_hit *a = x, *b = y;
+  return kb_hit_better(a, b) ? -1 : kb_hit_better(b, a) ? 1 : 0;
+}
+
+void kb_hits_sort(kb_fts_hit *h, size_t n) {
+  if (n > 1)
+    qsort(h, n, sizeof(*h), hit_cmp);
 }
 
 static size_t get_varint(const unsigned char *p, size_t n, uint64_t *v);
@@ -319,7 +323,7 @@ static void flush(topk *t) {
                  ((f[j] * (BM25_K1 + 1.0)) /
                   (f[j] + BM25_K1 * (1 - BM25_B + BM25_B * D / t->avgdl)));
     t->full++;
-    heap_offer(t, (hit){score, c->id});
+    kb_hits_offer(t->heap, &t->n, t->k, (kb_fts_hit){c->id, score});
   }
   t->nc = 0;
 }
@@ -588,11 +592,6 @@ static int by_ub_desc(const void *x, const void *y) {
   return a->i - b->i;
 }
 
-static int hit_cmp(const void *x, const void *y) {
-  const hit *a = x, *b = y;
-  return better(a, b) ? -1 : better(b, a) ? 1 : 0;
-}
-
 /* The search proper, inside a read transaction. */
 static rag_status topk_search(kb *k, struct kb_bm25 *b,
                               const char *const *terms, int nterms, int cache,
@@ -699,16 +698,10 @@ rag_status kb_bm25_topk(kb *k, const char *const *terms, int nterms,
       s = kb_exec_st(k, KB_ST_COMMIT, err, "commit");
   }
   if (!s && t.n > 0) {
-    qsort(t.heap, t.n, sizeof(*t.heap), hit_cmp);
-    kb_fts_hit *h = malloc(t.n * sizeof(*h));
-    if (!h) {
-      s = rag_fail(err, RAG_NOMEM, "kb: bm25: out of memory");
-    } else {
-      for (size_t i = 0; i < t.n; i++)
-        h[i] = (kb_fts_hit){t.heap[i].id, t.heap[i].score};
-      *hits = h;
-      *n = t.n;
-    }
+    kb_hits_sort(t.heap, t.n);
+    *hits = t.heap; /* the caller frees it */
+    *n = t.n;
+    t.heap = NULL;
   }
   free(t.heap);
   free(t.c);

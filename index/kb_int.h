@@ -111,6 +111,14 @@ rag_status kb_fts_tokenize(kb *k, int flags, const char *text, int len,
 ** record: FTS5's xRowCount and xColumnTotalSize(-1), in the caller's
 ** snapshot. */
 rag_status kb_fts_totals(kb *k, int64_t *nrow, int64_t *ntok, rag_err *err);
+/* The k best hits of a ranking (kb_bm25.c, kb_lex_search.c): higher score
+** first, then the smaller chunk id, so ties at the k-th score are broken
+** as FTS5's ORDER BY rank, rowid breaks them. kb_hits_offer keeps h[0..*n)
+** a min-heap of at most k (h[0] the worst kept); kb_hits_sort orders them
+** best first. */
+int kb_hit_better(const kb_fts_hit *a, const kb_fts_hit *b);
+void kb_hits_offer(kb_fts_hit *h, size_t *n, size_t k, kb_fts_hit x);
+void kb_hits_sort(kb_fts_hit *h, size_t n);
 /* Frees the state kb_bm25_topk keeps on k (NULL is a no-op); kb_close
 ** calls it before closing the connection. */
 void kb_bm25_free(struct kb_bm25 *b);

@@ -18,7 +18,7 @@
 **      skips, then a binary search in the block), and fts5_aux.c's bm25
 **      expression evaluated operand for operand in the query's phrase
 **      order with FTS5's statistics, so the scores equal FTS5's bit for
-**      bit; ties at the k-th score keep the smaller chunk id.
+**      bit; ties at the k-th score keep the smaller chunk id (kb_hits_offer).
 ** Why term at a time: a natural-language question mixes a few rare words
 ** with common ones, and on a large KB the k-th score stays within reach of
 ** the common words' bounds, so document-at-a-time pruning (MaxScore, WAND)
@@ -36,15 +36,6 @@
 #define LEX_EPS 1e-6 /* relative slack on the approximate scores */
 #define LEX_WIN 4096 /* chunks per window: 32 KB of accumulators */
 #define LEX_NONE UINT32_MAX
-
-typedef struct hit {
-  double score;
-  int64_t id;
-} hit;
-
-static int better(const hit *a, const hit *b) {
-  return a->score > b->score || (a->score == b->score && a->id < b->id);
-}
 
 /* A query term, its repeats folded: the score sums one contribution per
 ** phrase, and repeated phrases of one token have equal ones. */
@@ -79,7 +70,7 @@ typedef struct query {
   int nphrase;
   double avgdl;
   size_t k;
-  hit *heap; /* exact: min-heap on better(), heap[0] the worst kept */
+  kb_fts_hit *heap; /* exact: kb_hits_offer's heap, heap[0] the worst */
   size_t n;
   double *lb; /* phase 1: min-heap of the k best lower bounds */
   size_t nlb;
@@ -89,37 +80,6 @@ typedef struct query {
   double acc[LEX_WIN];
   int64_t visited;
 } query;
-
-static void heap_offer(query *q, hit x) {
-  hit *h = q->heap;
-  if (q->n < q->k) {
-    size_t i = q->n++;
-    h[i] = x;
-    while (i > 0 && better(&h[(i - 1) / 2], &h[i])) {
-      hit t = h[i];
-      h[i] = h[(i - 1) / 2];
-      h[(i - 1) / 2] = t;
-      i = (i - 1) / 2;
-    }
-    return;
-  }
-  if (!better(&x, &h[0]))
-    return;
-  h[0] = x;
-  for (size_t i = 0;;) {
-    size_t l = 2 * i + 1, r = l + 1, w = i;
-    if (l < q->n && better(&h[w], &h[l]))
-      w = l;
-    if (r < q->n && better(&h[w], &h[r]))
-      w = r;
-    if (w == i)
-      return;
-    hit t = h[i];
-    h[i] = h[w];
-    h[w] = t;
-    i = w;
-  }
-}
 
 /* Offers a lower bound to the k-heap of lower bounds. */
 static void lb_offer(query *q, double v) {
@@ -305,7 +265,8 @@ static void exact_part(query *q, const lex_part *p, cur *c, int nc, size_t from,
         q->f[c[j].u] = c[j].f2[c[j].i] * 0.5;
     }
     q->visited++;
-    heap_offer(q, (hit){exact(q, p->kd[d]), p->seg->id[d]});
+    kb_hits_offer(q->heap, &q->n, q->k,
+                  (kb_fts_hit){p->seg->id[d], exact(q, p->kd[d])});
     for (int j = 0; j < nc; j++)
       q->f[c[j].u] = 0;
   }
@@ -332,11 +293,6 @@ static int part_cursors(const query *q, const lex_part *p, const int64_t *tix,
     x->blk = s->blk + s->boff[t];
   }
   return nc;
-}
-
-static int hit_cmp(const void *x, const void *y) {
-  const hit *a = x, *b = y;
-  return better(a, b) ? -1 : better(b, a) ? 1 : 0;
 }
 
 /* Both phases, the statistics already in q. */
@@ -421,16 +377,10 @@ rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
       s = rag_fail(err, RAG_NOMEM, "kb: lexical search: out of memory");
   }
   if (!s && q->n > 0) {
-    qsort(q->heap, q->n, sizeof(*q->heap), hit_cmp);
-    kb_fts_hit *h = malloc(q->n * sizeof(*h));
-    if (!h) {
-      s = rag_fail(err, RAG_NOMEM, "kb: lexical search: out of memory");
-    } else {
-      for (size_t i = 0; i < q->n; i++)
-        h[i] = (kb_fts_hit){q->heap[i].id, q->heap[i].score};
-      *hits = h;
-      *n = q->n;
-    }
+    kb_hits_sort(q->heap, q->n);
+    *hits = q->heap; /* the caller frees it */
+    *n = q->n;
+    q->heap = NULL;
   }
   if (!s && visited)
     *visited = q->visited;
