@@ -1,6 +1,6 @@
-/* index/kb_lex_int.h -- The structs of index/kb_lex.h, shared by kb_lex.c
-** (segments: build, merge, update) and kb_lex_search.c (the top k). Not
-** part of the contract.
+/* index/kb_lex_int.h -- The structs of index/kb_lex.h, shared by
+** kb_lex_seg.c (segments: build, merge), kb_lex.c (indexes, update) and
+** kb_lex_search.c (the top k). Not part of the contract.
 ** Ownership: a kb_lex owns its parts' bitmaps and live counts and one
 **            reference on each segment; segments are shared between the
 **            indexes made from one another.
@@ -12,6 +12,12 @@
 #include <stdint.h>
 
 #include "index/kb_lex.h"
+
+/* bm25's constants, as fts5_aux.c's (and kb_bm25.c's). */
+#define LEX_K1 1.2
+#define LEX_B 0.75
+/* FTS5_MAX_TOKEN_SIZE: FTS5 cuts longer tokens, indexed or queried. */
+#define LEX_MAX_TOKEN 32768
 
 /* One block of KB_LEX_BLOCK postings of a term (the last may be short):
 ** what bounds the score of any chunk in it. bm25's contribution of a term
@@ -43,8 +49,8 @@ typedef struct lex_seg {
   uint32_t *pf2;
   uint64_t *boff; /* nterm + 1: its blocks [boff[t], boff[t + 1]) */
   lex_blk *blk;
-  float *ph; /* per posting, h (see lex_blk) at aref: the search's impact */
-  double aref;   /* the chunk length the block bounds were made for */
+  float *ph;   /* per posting, h (see lex_blk) at aref: the search's impact */
+  double aref; /* the chunk length the block bounds were made for */
   size_t bytes;
 } lex_seg;
 
@@ -71,6 +77,28 @@ static inline int lex_deleted(const lex_part *p, uint32_t d) {
 
 /* Term t of s whose bytes equal tok[0..n), or -1. */
 int64_t lex_seg_find(const lex_seg *s, const char *tok, size_t n);
+
+/* A chunk to tokenize into a new segment: its id and content fingerprint
+** (sha256 of the text, heading). */
+typedef struct lex_todo {
+  int64_t id;
+  uint64_t fp;
+} lex_todo;
+
+/* A new segment of the chunks add[0..n) (ascending ids), their text and
+** heading read through k inside the caller's read transaction. *out NULL
+** when n is 0. */
+rag_status lex_seg_build(kb *k, const lex_todo *add, size_t n, lex_seg **out,
+                         rag_err *err);
+/* One segment of the live chunks of in[0..m), by chunk id. */
+rag_status lex_seg_merge(const lex_part *in, int m, lex_seg **out,
+                         rag_err *err);
+void lex_seg_release(lex_seg *s); /* drops one reference; NULL ok */
+
+/* Grows *p (elements of size bytes) so that index n fits; -1 out of
+** memory (*p unchanged). */
+int lex_grow(void **p, size_t n, size_t *cap, size_t size);
+rag_status lex_nomem(rag_err *err); /* "kb: lexical index: out of memory" */
 
 /* kb_fts_search's word part from x: the quoted FTS5 strings terms[0..
 ** nterms) tokenized by k's tokenizer, then kb_lex_topk. *used = 0 (and

@@ -31,8 +31,6 @@
 #include "index/kb_int.h"
 #include "index/kb_lex_int.h"
 
-#define LEX_K1 1.2
-#define LEX_B 0.75
 #define LEX_EPS 1e-6 /* relative slack on the approximate scores */
 #define LEX_WIN 4096 /* chunks per window: 32 KB of accumulators */
 #define LEX_NONE UINT32_MAX
@@ -413,8 +411,8 @@ static int qtok_cb(void *ctx, int tflags, const char *p, int n, int s, int e) {
   if (tflags & FTS5_TOKEN_COLOCATED)
     return SQLITE_OK;
   if (t->n++ == 0) {
-    if (n > 32768) /* FTS5_MAX_TOKEN_SIZE, as the index cut it */
-      n = 32768;
+    if (n > LEX_MAX_TOKEN)
+      n = LEX_MAX_TOKEN;
     if (!(t->copy = malloc((size_t)n + 1)))
       return SQLITE_NOMEM;
     memcpy(t->copy, p, (size_t)n);
