@@ -20,64 +20,13 @@
 
 #include "index/kb.h"
 #include "index/kb_lex.h"
+#include "tests/kb_corpus.h"
 
 /* ---- 1. Corpus ---- */
-
-static const char *const bases[] = {
-    "flow",     "wing",     "shock",  "heat",      "boundary", "layer",
-    "mach",     "pressure", "plate",  "cone",      "jet",      "wave",
-    "stream",   "vortex",   "drag",   "lift",      "blade",    "nozzle",
-    "surface",  "model",    "speed",  "aeroelast", "slab",     "panel",
-    "cylinder", "sphere",   "delta",  "swept",     "hyperson", "transon",
-    "laminar",  "turbul",   "separ",  "reattach",  "buckl",    "flutter",
-    "creep",    "stress",   "strain", "conduct"};
-static const char *const suffixes[] = {"", "s", "ing", "ed", "er"};
-#define NBASE (sizeof(bases) / sizeof(bases[0]))
-#define NWORD (NBASE * 5)
 
 /* The text of which the corpus holds 72 copies in one document and more
 ** scattered over others: every query matching it meets ties. */
 static const char dup_text[] = "shock wave boundary layer interaction";
-
-static uint64_t rng_state;
-static uint32_t rnd(void) {
-  rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-  return (uint32_t)(rng_state >> 33);
-}
-
-/* A word with a skewed (roughly 1/rank) distribution over NWORD words. */
-static void word(char *out, size_t cap) {
-  double x = (double)(rnd() % 1000000u) / 1000000.0;
-  size_t w = (size_t)(pow((double)NWORD + 1, x)) - 1;
-  if (w >= NWORD)
-    w = NWORD - 1;
-  snprintf(out, cap, "%s%s", bases[w % NBASE], suffixes[w / NBASE]);
-}
-
-static char *gen_text(int minw, int maxw) {
-  int n = minw + (int)(rnd() % (uint32_t)(maxw - minw + 1));
-  char *t = calloc((size_t)n * 32 + 1, 1);
-  ASSERT(t != NULL);
-  size_t o = 0;
-  for (int i = 0; i < n; i++) {
-    char w[24];
-    word(w, sizeof(w));
-    o += (size_t)snprintf(t + o, 32, "%s%s", i ? (rnd() % 9 ? " " : ", ") : "",
-                          w);
-  }
-  return t;
-}
-
-static kb *open_kb(const char *name) {
-  char dir[4200];
-  snprintf(dir, sizeof(dir), "%s/%s", test_tmpdir(), name);
-  kb_opts o = kb_opts_default();
-  kb *k = NULL;
-  rag_err err;
-  rag_err_clear(&err);
-  ASSERT_OK(kb_open(dir, &o, &k, &err), &err);
-  return k;
-}
 
 /* Puts document `source` with chunks texts[i] / heads[i] (NULL: none);
 ** its chunk ids go to ids[0..n) when ids is non-NULL. */
