@@ -195,10 +195,7 @@ rag_status api_snap_open(const rag_cfg *cfg, const char *dir, int create,
   rr_set_stats(s->rr, s->k->stats);
   /* The in-memory full-text index, its unchanged segments shared with the
   ** previous snapshot's. Failing to make it costs speed, not results. */
-  rag_err le;
-  if (cfg->index.lexical_memory && kb_lex_wanted() &&
-      kb_lex_update(s->k->kb, prev ? prev->lex : NULL, &s->lex, &le))
-    rag_log(RAG_LOG_WARN, "%s: full-text from FTS5: %s", dir, le.msg);
+  s->lex = ing_kb_lex(s->k, prev ? prev->lex : NULL);
   /* Built-in providers allow concurrent calls on unchanging statistics;
   ** remote ones hold one curl handle each. */
   const char *rn = s->rr->vt->name;

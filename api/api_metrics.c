@@ -95,41 +95,34 @@ char *api_metrics_render(api_server *s) {
   size_t n = 0;
   rag_arena *a = rag_arena_new(0);
   if (a && !api_kbs_list(s->kbs, &kbs, &n)) {
+    /* One snapshot of each dataset's figures, then a family per metric. */
+    api_kb_info *in = rag_arena_calloc(a, n ? n : 1, sizeof(*in));
+    for (size_t i = 0; in && i < n; i++)
+      api_kb_info_get(kbs[i], a, &in[i]);
     rag_buf_puts(&b, "# HELP ragd_kb_documents Documents per dataset.\n"
                      "# TYPE ragd_kb_documents gauge\n");
-    for (size_t i = 0; i < n; i++) {
-      api_kb_info in;
-      api_kb_info_get(kbs[i], a, &in);
-      rag_buf_printf(&b, "ragd_kb_documents{dataset=\"%s\"} %lld\n", in.id,
-                     (long long)in.docs);
-    }
+    for (size_t i = 0; in && i < n; i++)
+      rag_buf_printf(&b, "ragd_kb_documents{dataset=\"%s\"} %lld\n", in[i].id,
+                     (long long)in[i].docs);
     rag_buf_puts(&b, "# HELP ragd_kb_chunks Chunks per dataset.\n"
                      "# TYPE ragd_kb_chunks gauge\n");
-    for (size_t i = 0; i < n; i++) {
-      api_kb_info in;
-      api_kb_info_get(kbs[i], a, &in);
-      rag_buf_printf(&b, "ragd_kb_chunks{dataset=\"%s\"} %lld\n", in.id,
-                     (long long)in.chunks);
-    }
+    for (size_t i = 0; in && i < n; i++)
+      rag_buf_printf(&b, "ragd_kb_chunks{dataset=\"%s\"} %lld\n", in[i].id,
+                     (long long)in[i].chunks);
     rag_buf_puts(&b, "# HELP ragd_kb_lexical_index_bytes Memory of the "
                      "in-memory full-text index per dataset.\n"
                      "# TYPE ragd_kb_lexical_index_bytes gauge\n");
-    for (size_t i = 0; i < n; i++) {
-      api_kb_info in;
-      api_kb_info_get(kbs[i], a, &in);
+    for (size_t i = 0; in && i < n; i++)
       rag_buf_printf(&b, "ragd_kb_lexical_index_bytes{dataset=\"%s\"} %lld\n",
-                     in.id, (long long)in.lex_bytes);
-    }
+                     in[i].id, (long long)in[i].lex_bytes);
     rag_buf_puts(&b, "# HELP ragd_kb_lexical_index_segments Segments of the "
                      "in-memory full-text index per dataset.\n"
                      "# TYPE ragd_kb_lexical_index_segments gauge\n");
-    for (size_t i = 0; i < n; i++) {
-      api_kb_info in;
-      api_kb_info_get(kbs[i], a, &in);
+    for (size_t i = 0; in && i < n; i++)
       rag_buf_printf(&b, "ragd_kb_lexical_index_segments{dataset=\"%s\"} %d\n",
-                     in.id, in.lex_segments);
+                     in[i].id, in[i].lex_segments);
+    for (size_t i = 0; i < n; i++)
       api_kb_release(kbs[i]);
-    }
     free(kbs);
   }
   rag_arena_free(a);

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/rag_log.h"
-
 rag_status eval_ingest(ing_kb *k, const eval_dataset *ds, const ing_run_opts *o,
                        ing_summary *sum, rag_err *err) {
   const char *path = eval_dataset_corpus_path(ds);
@@ -41,11 +39,7 @@ rag_status eval_run_queries_ex(ing_kb *k, rr_provider *rr,
   ret_ctx c = {k->kb, k->vec, k->emb, rr, NULL};
   /* Every query runs on this state: the in-memory lexical index pays for
   ** itself after a few (kb_lex.h); without it FTS5 gives the same hits. */
-  kb_lex *lex = NULL;
-  rag_err lerr;
-  if (k->cfg->index.lexical_memory && kb_lex_wanted() &&
-      kb_lex_update(k->kb, NULL, &lex, &lerr))
-    rag_log(RAG_LOG_WARN, "eval: full-text from FTS5: %s", lerr.msg);
+  kb_lex *lex = ing_kb_lex(k, NULL);
   c.lex = lex;
   rag_arena *a = rag_arena_new(0);
   const char **ids = calloc((size_t)q.top_k, sizeof(*ids));

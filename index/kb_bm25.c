@@ -435,7 +435,7 @@ rag_status kb_fts_totals(kb *k, int64_t *nrow, int64_t *ntok, rag_err *err) {
 
 typedef struct toks {
   int n;
-  char first[256];
+  char *first; /* malloc'd */
   int len;
 } toks;
 
@@ -444,11 +444,44 @@ static int tok_cb(void *ctx, int tflags, const char *p, int n, int s, int e) {
   toks *t = ctx;
   if (tflags & FTS5_TOKEN_COLOCATED)
     return SQLITE_OK;
-  if (t->n++ == 0 && n > 0 && (size_t)n < sizeof(t->first)) {
+  if (t->n++ == 0) {
+    if (n > KB_FTS_MAX_TOKEN)
+      n = KB_FTS_MAX_TOKEN;
+    if (n < 0 || !(t->first = malloc((size_t)n + 1)))
+      return SQLITE_NOMEM;
     memcpy(t->first, p, (size_t)n);
     t->len = n;
   }
   return SQLITE_OK;
+}
+
+rag_status kb_fts_term_token(kb *k, const char *q, int *ntok, char **tok,
+                             int *len, rag_err *err) {
+  *ntok = 0;
+  *tok = NULL;
+  *len = 0;
+  /* The string inside "...": quotes stripped, inner ones undoubled. */
+  size_t n = strlen(q), m = 0;
+  char *raw = malloc(n + 1);
+  if (!raw)
+    return rag_fail(err, RAG_NOMEM, "kb: search: out of memory");
+  for (size_t i = 1; i + 1 < n; i++) {
+    raw[m++] = q[i];
+    if (q[i] == '"' && q[i + 1] == '"')
+      i++;
+  }
+  toks t = {0, NULL, 0};
+  rag_status s =
+      kb_fts_tokenize(k, FTS5_TOKENIZE_QUERY, raw, (int)m, &t, tok_cb, err);
+  free(raw);
+  if (s) {
+    free(t.first);
+    return s;
+  }
+  *ntok = t.n;
+  *tok = t.first;
+  *len = t.len;
+  return RAG_OK;
 }
 
 /* Rows of chunks_fts matching the quoted string q: what FTS5's bm25()
@@ -456,36 +489,28 @@ static int tok_cb(void *ctx, int tflags, const char *p, int n, int s, int e) {
 ** its posting list, no row visits); else a count of the phrase's rows. */
 static rag_status lookup_df(kb *k, struct kb_bm25 *b, const char *q,
                             int64_t *df, rag_err *err) {
-  /* The token of "...": strip the quotes and undouble inner ones. */
-  size_t n = strlen(q);
-  char raw[1024];
-  size_t m = 0;
-  for (size_t i = 1; i + 1 < n && m < sizeof(raw) - 1; i++) {
-    raw[m++] = q[i];
-    if (q[i] == '"' && q[i + 1] == '"')
-      i++;
-  }
-  toks t = {0, {0}, 0};
-  int rc =
-      b->tokapi.xTokenize(b->tok, &t, FTS5_TOKENIZE_QUERY, raw, (int)m, tok_cb);
+  int ntok, len;
+  char *tok;
   *df = 0;
-  if (rc != SQLITE_OK)
-    return rag_fail(err, RAG_IO, "kb: bm25: tokenizer failed (%d)", rc);
-  if (t.n == 0)
-    return RAG_OK; /* matches no row */
-  sqlite3_stmt *st = t.n == 1 && t.len > 0 ? b->vocab : b->count;
+  rag_status s = kb_fts_term_token(k, q, &ntok, &tok, &len, err);
+  if (s || ntok == 0) {
+    free(tok);
+    return s; /* no token: matches no row */
+  }
+  sqlite3_stmt *st = ntok == 1 && len > 0 ? b->vocab : b->count;
   sqlite3_reset(st);
   if (st == b->vocab)
-    sqlite3_bind_text(st, 1, t.first, t.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, tok, len, SQLITE_STATIC);
   else
     sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
-  rc = sqlite3_step(st);
+  int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
     *df = sqlite3_column_int64(st, 0);
     rc = sqlite3_step(st);
   }
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
+  free(tok);
   return rc == SQLITE_DONE ? RAG_OK
                            : kb_dbfail(k, err, "bm25: document frequency");
 }

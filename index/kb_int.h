@@ -107,6 +107,14 @@ typedef int (*kb_tok_cb)(void *ctx, int tflags, const char *tok, int n,
                          int start, int end);
 rag_status kb_fts_tokenize(kb *k, int flags, const char *text, int len,
                            void *ctx, kb_tok_cb cb, rag_err *err);
+/* FTS5_MAX_TOKEN_SIZE: FTS5 cuts longer tokens, indexed or queried. */
+#define KB_FTS_MAX_TOKEN 32768
+/* The tokens of the quoted FTS5 string q ("...", inner quotes doubled, as
+** kb_fts_query writes a word): *ntok gets their count, *tok (malloc'd,
+** the caller frees; NULL when there is none) and *len the first, cut at
+** KB_FTS_MAX_TOKEN. A word of one token is a term; more make a phrase. */
+rag_status kb_fts_term_token(kb *k, const char *q, int *ntok, char **tok,
+                             int *len, rag_err *err);
 /* chunks_fts's row count and total tokens (all columns) from its averages
 ** record: FTS5's xRowCount and xColumnTotalSize(-1), in the caller's
 ** snapshot. */

@@ -16,8 +16,7 @@
 /* bm25's constants, as fts5_aux.c's (and kb_bm25.c's). */
 #define LEX_K1 1.2
 #define LEX_B 0.75
-/* FTS5_MAX_TOKEN_SIZE: FTS5 cuts longer tokens, indexed or queried. */
-#define LEX_MAX_TOKEN 32768
+#define LEX_NONE UINT32_MAX /* no chunk: a list's end, an unused slot */
 
 /* One block of KB_LEX_BLOCK postings of a term (the last may be short):
 ** what bounds the score of any chunk in it. bm25's contribution of a term

@@ -33,7 +33,6 @@
 
 #define LEX_EPS 1e-6 /* relative slack on the approximate scores */
 #define LEX_WIN 4096 /* chunks per window: 32 KB of accumulators */
-#define LEX_NONE UINT32_MAX
 
 /* A query term, its repeats folded: the score sums one contribution per
 ** phrase, and repeated phrases of one token have equal ones. */
@@ -398,29 +397,6 @@ rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
 
 /* ---- The words of a kb_fts query ---- */
 
-typedef struct qtoks {
-  int n;
-  const char *p; /* the first token, in the tokenizer's buffer */
-  int len;
-  char *copy; /* malloc'd copy of it */
-} qtoks;
-
-static int qtok_cb(void *ctx, int tflags, const char *p, int n, int s, int e) {
-  (void)s, (void)e;
-  qtoks *t = ctx;
-  if (tflags & FTS5_TOKEN_COLOCATED)
-    return SQLITE_OK;
-  if (t->n++ == 0) {
-    if (n > LEX_MAX_TOKEN)
-      n = LEX_MAX_TOKEN;
-    if (!(t->copy = malloc((size_t)n + 1)))
-      return SQLITE_NOMEM;
-    memcpy(t->copy, p, (size_t)n);
-    t->len = n;
-  }
-  return SQLITE_OK;
-}
-
 rag_status lex_topk_words(kb *k, const kb_lex *x, const char *const *terms,
                           int nterms, size_t k_max, kb_fts_hit **hits,
                           size_t *n, int *used, rag_err *err) {
@@ -434,24 +410,9 @@ rag_status lex_topk_words(kb *k, const kb_lex *x, const char *const *terms,
                                        "kb: lexical search: out of memory");
   int single = 1;
   for (int i = 0; !s && single && i < nterms; i++) {
-    /* The string inside "...": quotes stripped, inner ones undoubled. */
-    size_t qn = strlen(terms[i]), m = 0;
-    char *raw = malloc(qn + 1);
-    if (!raw) {
-      s = rag_fail(err, RAG_NOMEM, "kb: lexical search: out of memory");
-      break;
-    }
-    for (size_t j = 1; j + 1 < qn; j++) {
-      raw[m++] = terms[i][j];
-      if (terms[i][j] == '"' && terms[i][j + 1] == '"')
-        j++;
-    }
-    qtoks t = {0, NULL, 0, NULL};
-    s = kb_fts_tokenize(k, FTS5_TOKENIZE_QUERY, raw, (int)m, &t, qtok_cb, err);
-    free(raw);
-    tok[i] = t.copy;
-    len[i] = t.len;
-    single = t.n == 1;
+    int ntok;
+    s = kb_fts_term_token(k, terms[i], &ntok, &tok[i], &len[i], err);
+    single = ntok == 1;
   }
   if (!s && single) {
     *used = 1;

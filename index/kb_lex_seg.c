@@ -15,8 +15,6 @@
 #include "index/kb_int.h"
 #include "index/kb_lex_int.h"
 
-#define LEX_NONE UINT32_MAX
-
 /* ---- 1. Segments ---- */
 
 void lex_seg_release(lex_seg *s) {
@@ -209,8 +207,8 @@ static int build_tok(void *ctx, int tflags, const char *p, int n, int s,
                      int e) {
   (void)s, (void)e;
   builder *b = ctx;
-  if (n > LEX_MAX_TOKEN)
-    n = LEX_MAX_TOKEN;
+  if (n > KB_FTS_MAX_TOKEN)
+    n = KB_FTS_MAX_TOKEN;
   if (!(tflags & FTS5_TOKEN_COLOCATED) || b->colsize == 0)
     b->colsize++;
   uint32_t t = term_get(b, p, (uint32_t)(n > 0 ? n : 0));

@@ -314,3 +314,13 @@ rag_status ing_kb_flush(ing_kb *k, rag_err *err) {
     rc = kb_stats_save(k->kb, k->stats, gen, err);
   return rc;
 }
+
+kb_lex *ing_kb_lex(const ing_kb *k, const kb_lex *prev) {
+  kb_lex *x = NULL;
+  rag_err e;
+  rag_err_clear(&e);
+  if (k->cfg->index.lexical_memory && kb_lex_wanted() &&
+      kb_lex_update(k->kb, prev, &x, &e))
+    rag_log(RAG_LOG_WARN, "%s: full-text from FTS5: %s", kb_dir(k->kb), e.msg);
+  return x;
+}

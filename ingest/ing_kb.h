@@ -26,6 +26,7 @@
 #include "core/rag_termstats.h"
 #include "embedding/emb.h"
 #include "index/kb.h"
+#include "index/kb_lex.h"
 #include "index/kb_vec.h"
 
 typedef struct ing_kb {
@@ -60,6 +61,13 @@ void ing_kb_close(ing_kb *k); /* NULL is a no-op; does not save */
 ** corpus has grown past its threshold (see above; k->vec then changes).
 ** Call after a batch of writes. */
 rag_status ing_kb_flush(ing_kb *k, rag_err *err);
+
+/* The in-memory full-text index of k's KB (index/kb_lex.h), reusing prev's
+** unchanged segments (prev NULL: from scratch), when the config wants one
+** (index.lexical_memory, and RAGD_LEX is not "0"); NULL otherwise, or when
+** making it fails (logged): full text then comes from FTS5, with the same
+** hits. For long-lived readers: ragd serve's snapshots, eval. */
+kb_lex *ing_kb_lex(const ing_kb *k, const kb_lex *prev);
 
 /* Trains k's learning embedder now (whatever its threshold says) and moves
 ** the KB to the new model as ing_kb_flush would. RAG_UNSUPPORTED when the
