@@ -69,8 +69,8 @@ void kb_lex_info_get(const kb_lex *x, kb_lex_info *out);
 ** order, repeats allowed), ranked by chunks_fts's bm25(1.0, 0.5): the
 ** same scores as kb_fts_search (-bm25, > 0), best first, ties broken by
 ** the smaller chunk id. *hits is malloc'd (caller frees), *n may be 0.
-** *visited (may be NULL) gets the number of chunks whose exact score was
-** computed (benchmarks). */
+** *visited (may be NULL) gets the number of chunks offered to the k-best
+** heap, those scoring at least the k-th score so far (benchmarks). */
 rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
                        const int *toklen, int ntok, size_t k_max,
                        kb_fts_hit **hits, size_t *n, int64_t *visited,

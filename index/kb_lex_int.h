@@ -48,7 +48,6 @@ typedef struct lex_seg {
   uint32_t *pf2;
   uint64_t *boff; /* nterm + 1: its blocks [boff[t], boff[t + 1]) */
   lex_blk *blk;
-  float *ph;   /* per posting, h (see lex_blk) at aref: the search's impact */
   double aref; /* the chunk length the block bounds were made for */
   size_t bytes;
 } lex_seg;
@@ -59,8 +58,10 @@ typedef struct lex_part {
   uint64_t *del; /* deleted local chunks (bitmap), NULL when none */
   uint32_t ndel;
   uint32_t *ldf; /* per term, postings of live chunks; NULL when ndel 0 */
-  double *kd;    /* per chunk, bm25's k1 (1 - b + b D / avgdl) for this
-                 ** index's avgdl: the expression fts5_aux.c evaluates */
+  double *xs;    /* per posting, bm25's normalized frequency for this
+                 ** index's avgdl: (f (k1 + 1)) / (f + kd), kd = k1 (1 - b
+                 ** + b D / avgdl), as fts5_aux.c evaluates it, so that a
+                 ** phrase's contribution is idf x xs bit for bit */
 } lex_part;
 
 struct kb_lex {

@@ -1,38 +1,40 @@
 /* index/kb_lex_search.c -- The exact BM25 top k over a kb_lex.
 **
-** Two phases per query:
-**   1. Approximate scores, term at a time in windows of LEX_WIN chunks
-**      (a window's accumulators stay in L1): each posting adds its
-**      precomputed impact, w (k1 + 1) ph, with ph the term's normalized
-**      frequency at the segment's reference length aref (kb_lex_int.h).
-**      The true score s of a chunk and this s~ satisfy s~ / r <= s <=
-**      s~ r, r = max(avgdl / aref, aref / avgdl) (1 when the KB's average
-**      is the segment's, as for a KB made in one go), up to a relative
-**      LEX_EPS for rounding. A k-heap of the lower bounds gives L, a lower
-**      bound of the true k-th score; a chunk whose upper bound is below L
-**      cannot be in the top k. A window is skipped whole when the sum of
-**      its lists' block maxima (lex_blk.maxh) cannot reach L (block-max
-**      pruning, Ding & Suel 2011, at window grain).
-**   2. Exact scores for the chunks whose upper bound reaches the final L:
-**      each term's frequency found by a forward walk of its list (block
-**      skips, then a binary search in the block), and fts5_aux.c's bm25
-**      expression evaluated operand for operand in the query's phrase
-**      order with FTS5's statistics, so the scores equal FTS5's bit for
-**      bit; ties at the k-th score keep the smaller chunk id (kb_hits_offer).
+** Term at a time, in windows of LEX_WIN chunks whose accumulators stay in
+** L2 (on Cranfield x72, 16,384 chunks a window took 251 us a query
+** against 277 with 4,096 in L1: fewer windows, fewer seeks). Inside a window
+*the query's phrases are taken in the query's order,
+** and each posting adds idf x xs, its exact contribution (lex_part.xs was
+** made with fts5_aux.c's expression for this index's avgdl), so each
+** chunk's sum is fts5Bm25Function's, operand for operand and in the same
+** order: the scores equal FTS5's bit for bit. The window's chunks with a
+** score at least the k-heap's worst are offered to it; ties keep the
+** smaller chunk id (kb_hits_offer).
+** A window is skipped whole when the sum of its lists' block maxima cannot
+** reach the k-th score L (block-max pruning, Ding & Suel 2011, at window
+** grain). A block keeps its largest impact h = f / (f + k1 (1 - b + b D /
+** aref)) at the segment's reference length aref; the true normalized
+** frequency is within a factor r = max(avgdl / aref, aref / avgdl) of
+** (k1 + 1) h (1 when the KB's average is the segment's, as for a KB made
+** in one go), up to a relative LEX_EPS for rounding.
 ** Why term at a time: a natural-language question mixes a few rare words
 ** with common ones, and on a large KB the k-th score stays within reach of
 ** the common words' bounds, so document-at-a-time pruning (MaxScore, WAND)
 ** still visits most rows of the rarer lists, at some 70 ns each with its
-** merges and seeks; adding impacts costs about 1 ns per posting. */
+** merges and seeks; adding a posting costs about 1 ns. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "index/kb_int.h"
 #include "index/kb_lex_int.h"
 
-#define LEX_EPS 1e-6 /* relative slack on the approximate scores */
-#define LEX_WIN 4096 /* chunks per window: 32 KB of accumulators */
+#define LEX_EPS 1e-6  /* relative slack on the approximate scores */
+#define LEX_WIN 16384 /* chunks per window: 128 KB of accumulators, in L2 */
 
 /* A query term, its repeats folded: the score sums one contribution per
 ** phrase, and repeated phrases of one token have equal ones. */
@@ -45,20 +47,13 @@ typedef struct qterm {
 
 /* One term's postings in one segment. */
 typedef struct cur {
-  int u;        /* its qterm */
-  double scale; /* mult x idf x (k1 + 1): impact ph to approximate score */
-  const uint32_t *doc, *f2;
-  const float *ph;
+  double scale; /* mult x idf x (k1 + 1): impact h to its bound */
+  const uint32_t *doc;
+  const double *xs;
   size_t n, i;
+  size_t w; /* i when the current window began */
   const lex_blk *blk;
 } cur;
-
-/* A chunk that may be in the top k after phase 1. */
-typedef struct cand {
-  int part;
-  uint32_t d;
-  double hi; /* upper bound of its true score */
-} cand;
 
 typedef struct query {
   const qterm *qt;
@@ -67,63 +62,17 @@ typedef struct query {
   int nphrase;
   double avgdl;
   size_t k;
-  kb_fts_hit *heap; /* exact: kb_hits_offer's heap, heap[0] the worst */
+  kb_fts_hit *heap; /* kb_hits_offer's heap, heap[0] the worst */
   size_t n;
-  double *lb; /* phase 1: min-heap of the k best lower bounds */
-  size_t nlb;
-  cand *c; /* phase 1's candidates */
-  size_t nc, capc;
-  double *f; /* per qterm: frequency in the chunk being scored */
-  double acc[LEX_WIN];
   int64_t visited;
+  double acc[LEX_WIN]; /* the window's scores, all 0 between windows */
 } query;
 
-/* Offers a lower bound to the k-heap of lower bounds. */
-static void lb_offer(query *q, double v) {
-  double *h = q->lb;
-  if (q->nlb < q->k) {
-    size_t i = q->nlb++;
-    h[i] = v;
-    while (i > 0 && h[(i - 1) / 2] > h[i]) {
-      double t = h[i];
-      h[i] = h[(i - 1) / 2];
-      h[(i - 1) / 2] = t;
-      i = (i - 1) / 2;
-    }
-    return;
-  }
-  if (v <= h[0])
-    return;
-  h[0] = v;
-  for (size_t i = 0;;) {
-    size_t l = 2 * i + 1, r = l + 1, w = i;
-    if (l < q->nlb && h[l] < h[w])
-      w = l;
-    if (r < q->nlb && h[r] < h[w])
-      w = r;
-    if (w == i)
-      return;
-    double t = h[i];
-    h[i] = h[w];
-    h[w] = t;
-    i = w;
-  }
-}
-
-/* L: no chunk whose true score is below it can be in the top k. */
-static double lb_min(const query *q) {
-  return q->nlb == q->k ? q->lb[0] : 0;
-}
-
-/* bm25's contribution of one phrase, fts5Bm25Function's expression with
-** its length term kd = k1 (1 - b + b D / avgdl) computed ahead
-** (lex_part.kd), the same double. */
-static inline double contrib(double idf, double f, double kd) {
-  return idf * ((f * (LEX_K1 + 1.0)) / (f + kd));
-}
-
-static inline uint32_t cur_doc(const cur *c) {
-  return c->i < c->n ? c->doc[c->i] : LEX_NONE;
+/* The k-th score so far: a chunk below it cannot enter the top k (ties
+** enter by the smaller chunk id, so one at exactly L still can); 0 until
+** k chunks are in. */
+static double heap_min(const query *q) {
+  return q->n == q->k ? q->heap[0].score : 0;
 }
 
 /* Moves c to its first posting >= x: whole blocks by their last chunk,
@@ -162,36 +111,78 @@ static double window_max(const cur *c, uint32_t end) {
   return m * c->scale;
 }
 
-static int cand_push(query *q, int part, uint32_t d, double hi) {
-  if (q->nc == q->capc) {
-    /* Full: first drop those the lower bounds have since ruled out. */
-    double l = lb_min(q);
-    size_t m = 0;
-    for (size_t i = 0; i < q->nc; i++)
-      if (q->c[i].hi >= l)
-        q->c[m++] = q->c[i];
-    q->nc = m;
-    if (m >= q->capc / 2) {
-      size_t cap = q->capc ? q->capc * 2 : 1024;
-      cand *c = realloc(q->c, cap * sizeof(*c));
-      if (!c)
-        return -1;
-      q->c = c;
-      q->capc = cap;
-    }
+/* The window's scores: phrase by phrase in the query's order (a repeated
+** phrase walks its list again), each posting adding idf x xs. */
+static void window_scores(query *q, cur *c, const int *cu, int nc,
+                          uint32_t base, uint32_t end) {
+  for (int j = 0; j < nc; j++) {
+    c[j].w = c[j].i;
+    cur_seek(&c[j], end);
   }
-  q->c[q->nc++] = (cand){part, d, hi};
-  return 0;
+  double *acc = q->acc;
+  for (int j = 0; j < q->nphrase; j++) {
+    int u = q->phrase[j];
+    if (cu[u] < 0)
+      continue;
+    const cur *x = &c[cu[u]];
+    double idf = q->qt[u].idf;
+    for (size_t i = x->w; i < x->i; i++)
+      acc[x->doc[i] - base] += idf * x->xs[i];
+  }
 }
 
-/* Phase 1 over one part. -1 out of memory. */
-static int approx_part(query *q, const lex_part *p, int part, cur *c, int nc) {
+/* Offers the window's live chunks with a score >= L to the k-heap and
+** clears the accumulators. Most chunks are ruled out eight at a time. */
+static void window_offer(query *q, const lex_part *p, uint32_t base,
+                         uint32_t len) {
+  double l = heap_min(q), *acc = q->acc;
+  double cut = l > 0 ? l : DBL_TRUE_MIN; /* a > 0 <=> a >= DBL_TRUE_MIN */
+  uint32_t d = 0;
+#ifdef __SSE2__
+  __m128d z = _mm_setzero_pd();
+  for (; d + 8 <= len; d += 8) {
+    __m128d vc = _mm_set1_pd(cut);
+    __m128d a0 = _mm_loadu_pd(acc + d), a1 = _mm_loadu_pd(acc + d + 2);
+    __m128d a2 = _mm_loadu_pd(acc + d + 4), a3 = _mm_loadu_pd(acc + d + 6);
+    __m128d m =
+        _mm_or_pd(_mm_or_pd(_mm_cmpge_pd(a0, vc), _mm_cmpge_pd(a1, vc)),
+                  _mm_or_pd(_mm_cmpge_pd(a2, vc), _mm_cmpge_pd(a3, vc)));
+    if (_mm_movemask_pd(m))
+      for (uint32_t e = d; e < d + 8; e++)
+        if (acc[e] >= cut && !lex_deleted(p, base + e)) {
+          q->visited++;
+          kb_hits_offer(q->heap, &q->n, q->k,
+                        (kb_fts_hit){p->seg->id[base + e], acc[e]});
+          l = heap_min(q);
+          cut = l > 0 ? l : DBL_TRUE_MIN;
+        }
+    _mm_storeu_pd(acc + d, z);
+    _mm_storeu_pd(acc + d + 2, z);
+    _mm_storeu_pd(acc + d + 4, z);
+    _mm_storeu_pd(acc + d + 6, z);
+  }
+#endif
+  for (; d < len; d++) {
+    if (acc[d] >= cut && !lex_deleted(p, base + d)) {
+      q->visited++;
+      kb_hits_offer(q->heap, &q->n, q->k,
+                    (kb_fts_hit){p->seg->id[base + d], acc[d]});
+      l = heap_min(q);
+      cut = l > 0 ? l : DBL_TRUE_MIN;
+    }
+    acc[d] = 0;
+  }
+}
+
+/* Part p, window by window. cu: per qterm, its cursor in c or -1. */
+static void search_part(query *q, const lex_part *p, cur *c, int nc,
+                        const int *cu) {
   const lex_seg *s = p->seg;
   double r = q->avgdl > s->aref ? q->avgdl / s->aref : s->aref / q->avgdl;
-  double up = r * (1 + LEX_EPS), down = 1 / (r * (1 + LEX_EPS));
+  double up = r * (1 + LEX_EPS);
   for (uint32_t base = 0; base < s->ndoc; base += LEX_WIN) {
     uint32_t end = s->ndoc - base > LEX_WIN ? base + LEX_WIN : s->ndoc;
-    double l = lb_min(q);
+    double l = heap_min(q);
     if (l > 0) {
       double bound = 0;
       for (int j = 0; j < nc; j++)
@@ -202,114 +193,43 @@ static int approx_part(query *q, const lex_part *p, int part, cur *c, int nc) {
         continue;
       }
     }
-    double *acc = q->acc; /* all zero: the scan below clears what it reads */
-    for (int j = 0; j < nc; j++) {
-      cur *x = &c[j];
-      double w = x->scale;
-      size_t i = x->i;
-      for (; i < x->n && x->doc[i] < end; i++)
-        acc[x->doc[i] - base] += w * (double)x->ph[i];
-      x->i = i;
-    }
-    /* A chunk is kept when a > 0 and a * up >= L; most are ruled out by
-    ** the cheaper a < L / up first (a hair low, so never wrongly). */
-    l = lb_min(q);
-    double cut = l / up * (1 - 1e-12);
-    for (uint32_t d = base; d < end; d++) {
-      double a = acc[d - base];
-      acc[d - base] = 0;
-      if (a <= 0 || a < cut || a * up < l || lex_deleted(p, d))
-        continue;
-      lb_offer(q, a * down);
-      if (cand_push(q, part, d, a * up))
-        return -1;
-      l = lb_min(q);
-      cut = l / up * (1 - 1e-12);
-    }
-  }
-  return 0;
-}
-
-static int by_part_doc(const void *x, const void *y) {
-  const cand *a = x, *b = y;
-  if (a->part != b->part)
-    return a->part - b->part;
-  return (a->d > b->d) - (a->d < b->d);
-}
-
-/* The exact score of a chunk from q->f, in phrase order. */
-static double exact(const query *q, double kd) {
-  double score = 0;
-  for (int j = 0; j < q->nphrase; j++) {
-    double f = q->f[q->phrase[j]];
-    if (f > 0)
-      score += contrib(q->qt[q->phrase[j]].idf, f, kd);
-  }
-  return score;
-}
-
-/* Phase 2 for part's candidates q->c[from, to) (sorted by chunk). */
-static void exact_part(query *q, const lex_part *p, cur *c, int nc, size_t from,
-                       size_t to) {
-  double l = lb_min(q);
-  for (size_t i = from; i < to; i++) {
-    if (q->c[i].hi < l)
-      continue;
-    uint32_t d = q->c[i].d;
-    for (int j = 0; j < nc; j++) {
-      cur_seek(&c[j], d);
-      if (cur_doc(&c[j]) == d)
-        q->f[c[j].u] = c[j].f2[c[j].i] * 0.5;
-    }
-    q->visited++;
-    kb_hits_offer(q->heap, &q->n, q->k,
-                  (kb_fts_hit){p->seg->id[d], exact(q, p->kd[d])});
-    for (int j = 0; j < nc; j++)
-      q->f[c[j].u] = 0;
+    window_scores(q, c, cu, nc, base, end);
+    window_offer(q, p, base, end - base);
   }
 }
 
 /* Cursors over part p for the qterms found in it (tix: term per qterm, -1
-** absent), at their first posting. */
+** absent), at their first posting; cu[u] = qterm u's cursor or -1. */
 static int part_cursors(const query *q, const lex_part *p, const int64_t *tix,
-                        cur *c) {
+                        cur *c, int *cu) {
   const lex_seg *s = p->seg;
   int nc = 0;
   for (int u = 0; u < q->nq; u++) {
+    cu[u] = -1;
     if (tix[u] < 0)
       continue;
     uint64_t t = (uint64_t)tix[u];
+    cu[u] = nc;
     cur *x = &c[nc++];
-    x->u = u;
     x->scale = q->qt[u].mult * q->qt[u].idf * (LEX_K1 + 1.0);
     x->doc = s->pdoc + s->poff[t];
-    x->f2 = s->pf2 + s->poff[t];
-    x->ph = s->ph + s->poff[t];
+    x->xs = p->xs + s->poff[t];
     x->n = (size_t)(s->poff[t + 1] - s->poff[t]);
     x->i = 0;
+    x->w = 0;
     x->blk = s->blk + s->boff[t];
   }
   return nc;
 }
 
-/* Both phases, the statistics already in q. */
-static int search(query *q, const kb_lex *x, const int64_t *tix, cur *c) {
+/* Every part, the statistics already in q. */
+static void search(query *q, const kb_lex *x, const int64_t *tix, cur *c,
+                   int *cu) {
   int nq = q->nq;
   for (int i = 0; i < x->n; i++) {
-    int nc = part_cursors(q, &x->p[i], tix + (size_t)i * (size_t)nq, c);
-    if (approx_part(q, &x->p[i], i, c, nc))
-      return -1;
+    int nc = part_cursors(q, &x->p[i], tix + (size_t)i * (size_t)nq, c, cu);
+    search_part(q, &x->p[i], c, nc, cu);
   }
-  if (q->nc > 1)
-    qsort(q->c, q->nc, sizeof(*q->c), by_part_doc);
-  for (size_t a = 0, b; a < q->nc; a = b) {
-    int part = q->c[a].part;
-    for (b = a; b < q->nc && q->c[b].part == part; b++)
-      ;
-    int nc = part_cursors(q, &x->p[part], tix + (size_t)part * (size_t)nq, c);
-    exact_part(q, &x->p[part], c, nc, a, b);
-  }
-  return 0;
 }
 
 rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
@@ -324,18 +244,21 @@ rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
     return RAG_OK;
   if ((uint64_t)k_max > (uint64_t)x->nrow)
     k_max = (size_t)x->nrow;
-  query *q = calloc(1, sizeof(*q));
+  /* acc must start zero; the rest is written before it is read. */
+  query *q = malloc(sizeof(*q));
   qterm *qt = calloc((size_t)ntok, sizeof(*qt));
   int *phrase = calloc((size_t)ntok, sizeof(*phrase));
   int64_t *tix = malloc((size_t)ntok * (size_t)x->n * sizeof(*tix));
   cur *c = malloc((size_t)ntok * sizeof(*c));
+  int *cu = malloc((size_t)ntok * sizeof(*cu));
   rag_status s = RAG_OK;
   if (q) {
-    q->f = calloc((size_t)ntok, sizeof(*q->f));
+    memset(q->acc, 0, sizeof(q->acc));
+    q->n = 0;
+    q->visited = 0;
     q->heap = malloc(k_max * sizeof(*q->heap));
-    q->lb = malloc(k_max * sizeof(*q->lb));
   }
-  if (!q || !qt || !phrase || !tix || !c || !q->f || !q->heap || !q->lb)
+  if (!q || !qt || !phrase || !tix || !c || !cu || !q->heap)
     s = rag_fail(err, RAG_NOMEM, "kb: lexical search: out of memory");
   /* Fold repeats; document frequencies over the live chunks. */
   int nq = 0;
@@ -370,8 +293,7 @@ rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
     q->nphrase = ntok;
     q->avgdl = (double)x->ntok / (double)x->nrow;
     q->k = k_max;
-    if (search(q, x, tix, c))
-      s = rag_fail(err, RAG_NOMEM, "kb: lexical search: out of memory");
+    search(q, x, tix, c, cu);
   }
   if (!s && q->n > 0) {
     kb_hits_sort(q->heap, q->n);
@@ -381,17 +303,14 @@ rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
   }
   if (!s && visited)
     *visited = q->visited;
-  if (q) {
-    free(q->f);
+  if (q)
     free(q->heap);
-    free(q->lb);
-    free(q->c);
-    free(q);
-  }
+  free(q);
   free(qt);
   free(phrase);
   free(tix);
   free(c);
+  free(cu);
   return s;
 }
 

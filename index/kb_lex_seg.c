@@ -1,10 +1,10 @@
 /* index/kb_lex_seg.c -- The lexical index's segments (kb_lex_int.h):
 ** building one from chunk texts with FTS5's tokenizer and FTS5's counts,
-** the block bounds and impacts, and merging segments (live chunks only).
+** the block bounds, and merging segments (live chunks only).
 ** kb_lex.c makes indexes of them; kb_lex_search.c searches them.
 **
 ** Divisions:
-**   1. Segments: free, find a term, blocks and impacts
+**   1. Segments: free, find a term, block bounds
 **   2. Building a segment from chunks
 **   3. Merging segments */
 #include <math.h>
@@ -30,7 +30,6 @@ void lex_seg_release(lex_seg *s) {
   free(s->pf2);
   free(s->boff);
   free(s->blk);
-  free(s->ph);
   free(s);
 }
 
@@ -67,8 +66,7 @@ static int seg_blocks(lex_seg *s) {
   }
   s->boff[s->nterm] = nb;
   s->blk = malloc((nb ? nb : 1) * sizeof(*s->blk));
-  s->ph = malloc((s->poff[s->nterm] + 1) * sizeof(*s->ph));
-  if (!s->blk || !s->ph)
+  if (!s->blk)
     return -1;
   /* The reference length: the segment's mean (at least 1), so bounds are
   ** tight while the KB's mean stays near it. */
@@ -85,7 +83,6 @@ static int seg_blocks(lex_seg *s) {
       for (; p < e; p++) {
         double f = s->pf2[p] * 0.5, D = s->len[s->pdoc[p]];
         double x = f / (f + LEX_K1 * (1 - LEX_B + LEX_B * D / s->aref));
-        s->ph[p] = (float)x;
         if (x > h)
           h = x;
         last = s->pdoc[p];
@@ -99,7 +96,7 @@ static int seg_blocks(lex_seg *s) {
   uint64_t np = s->poff[s->nterm];
   s->bytes = sizeof(*s) + (size_t)s->ndoc * (8 + 4 + 8) +
              (size_t)s->toff[s->nterm] + ((size_t)s->nterm + 1) * 24 +
-             (size_t)np * 12 + (size_t)nb * sizeof(lex_blk);
+             (size_t)np * 8 + (size_t)nb * sizeof(lex_blk);
   return 0;
 }
 
