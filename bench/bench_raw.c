@@ -267,6 +267,10 @@ rag_status bench_faiss_search(bench_faiss *f, const float *q, int k,
   return RAG_OK;
 }
 
+FaissIndex *bench_faiss_handle(bench_faiss *f) {
+  return f->idx;
+}
+
 int64_t bench_faiss_ntotal(const bench_faiss *f) {
   return faiss_Index_ntotal(f->idx);
 }

@@ -24,6 +24,8 @@
 #include "embedding/emb.h"
 #include "index/kb.h"
 
+#include <faiss/c_api/Index_c.h>
+
 /* ---- 1. Timing series ---- */
 
 typedef struct bench_series {
@@ -187,6 +189,8 @@ rag_status bench_faiss_load_kbfile(const char *path, int ef_search,
 rag_status bench_faiss_search(bench_faiss *f, const float *q, int k,
                               float *dist, int64_t *labels, rag_err *err);
 int64_t bench_faiss_ntotal(const bench_faiss *f);
+/* The FaissIndex inside (borrowed), for faiss_simd_install and the like. */
+FaissIndex *bench_faiss_handle(bench_faiss *f);
 void bench_faiss_free(bench_faiss *f); /* NULL is a no-op */
 
 /* ---- 3. Files ---- */
