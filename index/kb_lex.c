@@ -233,7 +233,7 @@ static rag_status tidy(lex_part *parts, int *n, rag_err *err) {
 
 /* Each posting's normalized frequency for avgdl = ntok / nrow (see
 ** lex_part.xs), made per index because avgdl moves with every change:
-** about 2 ns a posting. */
+** about 0.1-0.15 s for the 8.7M postings of 106k chunks. */
 static int part_norms(lex_part *p, int64_t nrow, int64_t ntok) {
   double avgdl = nrow > 0 ? (double)ntok / (double)nrow : 1.0;
   const lex_seg *s = p->seg;
