@@ -264,8 +264,7 @@ int api_h_retrieve(api_req *r) {
   size_t est = 64 + 2 * strlen(q.text);
   for (size_t i = 0; i < n; i++)
     est += 512 + (hits[i].text ? strlen(hits[i].text) : 0);
-  int bad = est < INT_MAX && rag_buf_printf(&o, "%*s", (int)est, "") != RAG_OK;
-  rag_buf_reset(&o); /* keeps the allocation */
+  int bad = rag_buf_reserve(&o, est) != RAG_OK;
   bad |= rag_buf_puts(&o, "{\"query\":{\"content\":") != RAG_OK;
   bad |= json_str(&o, q.text);
   bad |= rag_buf_puts(&o, "},\"records\":[") != RAG_OK;
@@ -625,27 +624,45 @@ int api_h_ext_retrieval(api_req *r) {
     cJSON_Delete(b);
     return api_error_rag(r, &err);
   }
-  cJSON *out = cJSON_CreateObject();
-  cJSON *recs = cJSON_AddArrayToObject(out, "records");
+  /* Written as text, as api_h_retrieve's reply: the bytes cJSON would
+  ** print for {"records": [{content, score, title, metadata}]}. Only the
+  ** metadata object is a cJSON tree (merged, and matched by filters). */
+  rag_buf o;
+  rag_buf_init(&o, 0);
+  size_t est = 64;
+  for (size_t i = 0; i < n; i++)
+    est += 512 + (hits[i].text ? strlen(hits[i].text) : 0);
+  int bad = rag_buf_reserve(&o, est) != RAG_OK;
+  bad |= rag_buf_puts(&o, "{\"records\":[") != RAG_OK;
   int kept = 0;
-  for (size_t i = 0; i < n && kept < (int)topk; i++) {
+  for (size_t i = 0; i < n && kept < (int)topk && !bad; i++) {
     const api_doc_info *d = docs[i];
     cJSON *m = hit_meta(&hits[i], d);
     if (filter && !eval_conditions(mc, m)) {
       cJSON_Delete(m);
       continue;
     }
-    cJSON *rec = cJSON_CreateObject();
-    cJSON_AddStringToObject(rec, "content", hits[i].text ? hits[i].text : "");
-    cJSON_AddNumberToObject(rec, "score", hits[i].score);
-    cJSON_AddStringToObject(rec, "title",
-                            d && d->name    ? d->name
-                            : hits[i].title ? hits[i].title
-                                            : "");
-    cJSON_AddItemToObject(rec, "metadata", m);
-    cJSON_AddItemToArray(recs, rec);
+    char *mt = m ? cJSON_PrintUnformatted(m) : NULL;
+    cJSON_Delete(m);
+    bad |= !mt;
+    bad |=
+        rag_buf_puts(&o, kept ? ",{\"content\":" : "{\"content\":") != RAG_OK;
+    bad |= json_str(&o, hits[i].text ? hits[i].text : "");
+    bad |= rag_buf_puts(&o, ",\"score\":") != RAG_OK;
+    bad |= json_num(&o, hits[i].score);
+    bad |= rag_buf_puts(&o, ",\"title\":") != RAG_OK;
+    bad |= json_str(&o, d && d->name    ? d->name
+                        : hits[i].title ? hits[i].title
+                                        : "");
+    bad |= rag_buf_puts(&o, ",\"metadata\":") != RAG_OK;
+    bad |= mt && rag_buf_puts(&o, mt) != RAG_OK;
+    bad |= rag_buf_putc(&o, '}') != RAG_OK;
+    cJSON_free(mt);
     kept++;
   }
+  bad |= rag_buf_puts(&o, "]}") != RAG_OK;
   cJSON_Delete(b);
-  return api_reply_json(r, 200, out);
+  char *text = bad ? NULL : rag_buf_detach(&o);
+  rag_buf_free(&o);
+  return api_reply_text(r, 200, "application/json", text); /* NULL: 500 */
 }

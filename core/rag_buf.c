@@ -45,6 +45,10 @@ static rag_status grow(rag_buf *b, size_t n) {
   return RAG_OK;
 }
 
+rag_status rag_buf_reserve(rag_buf *b, size_t n) {
+  return grow(b, n);
+}
+
 rag_status rag_buf_append(rag_buf *b, const void *p, size_t n) {
   rag_status rc = grow(b, n);
   if (rc)

@@ -21,6 +21,9 @@ void rag_buf_init(rag_buf *b, size_t cap);
 void rag_buf_free(rag_buf *b);
 /* Sets len to 0, keeping the allocation. */
 void rag_buf_reset(rag_buf *b);
+/* Makes room for n more bytes (one allocation ahead of many appends);
+** the contents do not change. RAG_TOOBIG past the cap, RAG_NOMEM. */
+rag_status rag_buf_reserve(rag_buf *b, size_t n);
 rag_status rag_buf_append(rag_buf *b, const void *p, size_t n);
 rag_status rag_buf_puts(rag_buf *b, const char *s);
 rag_status rag_buf_putc(rag_buf *b, char c);
