@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -294,6 +295,59 @@ void neg_ips(const float *q, const float *xb, size_t d,
     out[j] = -out[j];
 }
 
+// FAISS 1.7.3's HNSW::MinimaxHeap, operation for operation (push pops the
+// max when full and counts one fewer valid entry either way; pop_min scans
+// from the end, keeping the last minimum found; count_below counts popped
+// entries too), inline here: libfaiss's out-of-line, baseline-x86-64 copies
+// were ~5% of a hybrid request. The walk's order and results stay FAISS's.
+struct Cands {
+  using HC = faiss::CMax<float, storage_idx_t>;
+  int n, k = 0, nvalid = 0;
+  storage_idx_t *ids;
+  float *dis;
+
+  Cands(int n, storage_idx_t *ids, float *dis) : n(n), ids(ids), dis(dis) {}
+
+  void push(storage_idx_t i, float v) {
+    if (k == n) {
+      if (v >= dis[0])
+        return;
+      faiss::heap_pop<HC>(k--, dis, ids);
+      --nvalid;
+    }
+    faiss::heap_push<HC>(++k, dis, ids, v, i);
+    ++nvalid;
+  }
+  int size() const {
+    return nvalid;
+  }
+  int pop_min(float *vmin_out) {
+    int i = k - 1;
+    while (i >= 0 && ids[i] == -1)
+      i--;
+    if (i == -1)
+      return -1;
+    int imin = i;
+    float vmin = dis[i];
+    for (i--; i >= 0; i--)
+      if (ids[i] != -1 && dis[i] < vmin) {
+        vmin = dis[i];
+        imin = i;
+      }
+    *vmin_out = vmin;
+    int ret = ids[imin];
+    ids[imin] = -1;
+    --nvalid;
+    return ret;
+  }
+  int count_below(float thresh) const {
+    int nb = 0;
+    for (int i = 0; i < k; i++)
+      nb += dis[i] < thresh;
+    return nb;
+  }
+};
+
 // FAISS 1.7.3's HNSW::search for one query in its default configuration
 // (upper_beam 1, bounded queue, relative-distance check, no selector), step
 // for step: greedy descent through the upper levels, then
@@ -332,7 +386,14 @@ void hnsw_walk(const faiss::HNSW &hnsw, const float *q, const float *xb,
     }
   }
   int ef = std::max(hnsw.efSearch, (int)k);
-  faiss::HNSW::MinimaxHeap candidates(ef);
+  thread_local std::vector<storage_idx_t> cids;
+  thread_local std::vector<float> cdis;
+  cids.resize((size_t)ef);
+  cdis.resize((size_t)ef);
+  Cands candidates(ef, cids.data(), cdis.data());
+  // Level 0's neighbour range, as HNSW::neighbor_range computes it.
+  const size_t *off = hnsw.offsets.data();
+  const size_t nb0 = (size_t)hnsw.cum_nneighbor_per_level[1];
   candidates.push(nearest, d_nearest);
   int nres = 0;
   // search_from_candidates, level 0
@@ -350,8 +411,7 @@ void hnsw_walk(const faiss::HNSW &hnsw, const float *q, const float *xb,
     int v0 = candidates.pop_min(&d0);
     if (candidates.count_below(d0) >= hnsw.efSearch)
       break;
-    size_t begin, end;
-    hnsw.neighbor_range(v0, 0, &begin, &end);
+    size_t begin = off[v0], end = begin + nb0;
     int n = 0;
     for (size_t j = begin; j < end && n < 512; j++) {
       int v1 = hnsw.neighbors[j];
@@ -369,10 +429,8 @@ void hnsw_walk(const faiss::HNSW &hnsw, const float *q, const float *xb,
       // just popped was the walk's largest stall (bench_hnsw: 10% off the
       // walk's time, same results).
       if (nres < k || dis[j] < D[0]) {
-        size_t b, e;
-        hnsw.neighbor_range(ids[j], 0, &b, &e);
-        const char *p = (const char *)(hnsw.neighbors.data() + b);
-        for (size_t o = 0; o < (e - b) * sizeof(*ids); o += 64)
+        const char *p = (const char *)(hnsw.neighbors.data() + off[ids[j]]);
+        for (size_t o = 0; o < nb0 * sizeof(*ids); o += 64)
           prefetch_line(p + o);
       }
       if (nres < k)
