@@ -110,6 +110,16 @@ static int json_str(rag_buf *b, const char *s) {
   return rag_buf_putc(b, '"') != RAG_OK;
 }
 
+/* About the size of a reply listing hits[0..n) (texts, escapes aside,
+** plus ~500 bytes of fields per record, plus extra): reserved up front,
+** one allocation instead of ~8 reallocs on the way. */
+static size_t reply_size(const ret_hit *hits, size_t n, size_t extra) {
+  size_t est = 64 + extra;
+  for (size_t i = 0; i < n; i++)
+    est += 512 + (hits[i].text ? strlen(hits[i].text) : 0);
+  return est;
+}
+
 /* A number as cJSON 1.7.15 prints it (print_number): an integral value in
 ** int range as %d, else %1.15g when that reads back within DBL_EPSILON
 ** (relative), else %1.17g; NaN and infinities as null. */
@@ -259,12 +269,8 @@ int api_h_retrieve(api_req *r) {
   ** nodes and key copies per record, built and freed on every request. */
   rag_buf o;
   rag_buf_init(&o, 0);
-  /* One allocation of about the final size (texts, escapes aside, plus
-  ** ~500 bytes of fields per record) instead of ~8 reallocs on the way. */
-  size_t est = 64 + 2 * strlen(q.text);
-  for (size_t i = 0; i < n; i++)
-    est += 512 + (hits[i].text ? strlen(hits[i].text) : 0);
-  int bad = rag_buf_reserve(&o, est) != RAG_OK;
+  int bad =
+      rag_buf_reserve(&o, reply_size(hits, n, 2 * strlen(q.text))) != RAG_OK;
   bad |= rag_buf_puts(&o, "{\"query\":{\"content\":") != RAG_OK;
   bad |= json_str(&o, q.text);
   bad |= rag_buf_puts(&o, "},\"records\":[") != RAG_OK;
@@ -629,10 +635,7 @@ int api_h_ext_retrieval(api_req *r) {
   ** metadata object is a cJSON tree (merged, and matched by filters). */
   rag_buf o;
   rag_buf_init(&o, 0);
-  size_t est = 64;
-  for (size_t i = 0; i < n; i++)
-    est += 512 + (hits[i].text ? strlen(hits[i].text) : 0);
-  int bad = rag_buf_reserve(&o, est) != RAG_OK;
+  int bad = rag_buf_reserve(&o, reply_size(hits, n, 0)) != RAG_OK;
   bad |= rag_buf_puts(&o, "{\"records\":[") != RAG_OK;
   int kept = 0;
   for (size_t i = 0; i < n && kept < (int)topk && !bad; i++) {

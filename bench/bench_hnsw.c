@@ -13,12 +13,9 @@
 ** the KB's embedder and statistics). Each round times every query on
 ** FAISS's walk (faiss_simd_install with force_scalar: FAISS's HNSW::search
 ** and distance code, minus its OpenMP region), then on ragd's. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <faiss/c_api/Index_c.h>
 
 #include "bench/bench_util.h"
 #include "core/rag_cfg.h"

@@ -2,9 +2,9 @@
 **
 ** Term at a time, in windows of LEX_WIN chunks whose accumulators stay in
 ** L2 (on Cranfield x72, 16,384 chunks a window took 251 us a query
-** against 277 with 4,096 in L1: fewer windows, fewer seeks). Inside a window
-*the query's phrases are taken in the query's order,
-** and each posting adds idf x xs, its exact contribution (lex_part.xs was
+** against 277 with 4,096 in L1: fewer windows, fewer seeks). Inside a
+** window the query's phrases are taken in the query's order, and each
+** posting adds idf x xs, its exact contribution (lex_part.xs was
 ** made with fts5_aux.c's expression for this index's avgdl), so each
 ** chunk's sum is fts5Bm25Function's, operand for operand and in the same
 ** order: the scores equal FTS5's bit for bit. The window's chunks with a
@@ -33,7 +33,7 @@
 #include "index/kb_int.h"
 #include "index/kb_lex_int.h"
 
-#define LEX_EPS 1e-6  /* relative slack on the approximate scores */
+#define LEX_EPS 1e-6  /* relative slack on the block bounds (rounding) */
 #define LEX_WIN 16384 /* chunks per window: 128 KB of accumulators, in L2 */
 
 /* A query term, its repeats folded: the score sums one contribution per
@@ -181,12 +181,24 @@ static void window_scores(query *q, cur *c, const int *cu, int nc,
   }
 }
 
+/* Offers chunk base + e of part p (score acc[e]) unless deleted; returns
+** the new cut, the least score worth offering. */
+static double offer_at(query *q, const lex_part *p, int part, uint32_t base,
+                       uint32_t e) {
+  if (!lex_deleted(p, base + e)) {
+    q->visited++;
+    offer(q, (lhit){q->acc[e], base + e, part});
+  }
+  double l = heap_min(q);
+  return l > 0 ? l : DBL_TRUE_MIN; /* a > 0 <=> a >= DBL_TRUE_MIN */
+}
+
 /* Offers the window's live chunks with a score >= L to the k-heap and
 ** clears the accumulators. Most chunks are ruled out eight at a time. */
 static void window_offer(query *q, const lex_part *p, int part, uint32_t base,
                          uint32_t len) {
   double l = heap_min(q), *acc = q->acc;
-  double cut = l > 0 ? l : DBL_TRUE_MIN; /* a > 0 <=> a >= DBL_TRUE_MIN */
+  double cut = l > 0 ? l : DBL_TRUE_MIN;
   uint32_t d = 0;
 #ifdef __SSE2__
   __m128d z = _mm_setzero_pd();
@@ -199,12 +211,8 @@ static void window_offer(query *q, const lex_part *p, int part, uint32_t base,
                   _mm_or_pd(_mm_cmpge_pd(a2, vc), _mm_cmpge_pd(a3, vc)));
     if (_mm_movemask_pd(m))
       for (uint32_t e = d; e < d + 8; e++)
-        if (acc[e] >= cut && !lex_deleted(p, base + e)) {
-          q->visited++;
-          offer(q, (lhit){acc[e], base + e, part});
-          l = heap_min(q);
-          cut = l > 0 ? l : DBL_TRUE_MIN;
-        }
+        if (acc[e] >= cut)
+          cut = offer_at(q, p, part, base, e);
     _mm_storeu_pd(acc + d, z);
     _mm_storeu_pd(acc + d + 2, z);
     _mm_storeu_pd(acc + d + 4, z);
@@ -212,12 +220,8 @@ static void window_offer(query *q, const lex_part *p, int part, uint32_t base,
   }
 #endif
   for (; d < len; d++) {
-    if (acc[d] >= cut && !lex_deleted(p, base + d)) {
-      q->visited++;
-      offer(q, (lhit){acc[d], base + d, part});
-      l = heap_min(q);
-      cut = l > 0 ? l : DBL_TRUE_MIN;
-    }
+    if (acc[d] >= cut)
+      cut = offer_at(q, p, part, base, d);
     acc[d] = 0;
   }
 }
