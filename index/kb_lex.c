@@ -19,7 +19,7 @@ static void part_clear(lex_part *p) {
   lex_seg_release(p->seg);
   free(p->del);
   free(p->ldf);
-  free(p->xs);
+  free(p->xtab);
   memset(p, 0, sizeof(*p));
 }
 
@@ -64,8 +64,9 @@ void kb_lex_info_get(const kb_lex *x, kb_lex_info *o) {
     const lex_seg *s = x->p[i].seg;
     o->postings += (int64_t)s->poff[s->nterm];
     o->deleted += x->p[i].ndel;
-    o->bytes += (int64_t)s->bytes +
-                (int64_t)((size_t)s->poff[s->nterm] * sizeof(*x->p[i].xs));
+    o->escaped += (int64_t)s->nesc;
+    o->bytes +=
+        (int64_t)s->bytes + (int64_t)((size_t)s->npair * sizeof(*x->p[i].xtab));
   }
 }
 
@@ -231,29 +232,17 @@ static rag_status tidy(lex_part *parts, int *n, rag_err *err) {
   return RAG_OK;
 }
 
-/* Each posting's normalized frequency for avgdl = ntok / nrow (see
-** lex_part.xs), made per index because avgdl moves with every change:
-** about 0.1-0.15 s for the 8.7M postings of 106k chunks. */
+/* The index's table of normalized frequencies, one per pair code of its
+** segment (see lex_xs), for avgdl = ntok / nrow. 0, or -1 out of memory. */
 static int part_norms(lex_part *p, int64_t nrow, int64_t ntok) {
   double avgdl = nrow > 0 ? (double)ntok / (double)nrow : 1.0;
   const lex_seg *s = p->seg;
-  size_t np = (size_t)s->poff[s->nterm];
-  double *kd = malloc(((size_t)s->ndoc + 1) * sizeof(*kd));
-  free(p->xs);
-  p->xs = malloc((np + 1) * sizeof(*p->xs));
-  if (!kd || !p->xs) {
-    free(kd);
+  free(p->xtab);
+  p->xtab = malloc(((size_t)s->npair + 1) * sizeof(*p->xtab));
+  if (!p->xtab)
     return -1;
-  }
-  for (uint32_t d = 0; d < s->ndoc; d++) {
-    double D = (double)s->len[d];
-    kd[d] = LEX_K1 * (1 - LEX_B + LEX_B * D / avgdl);
-  }
-  for (size_t i = 0; i < np; i++) {
-    double f = s->pf2[i] * 0.5;
-    p->xs[i] = (f * (LEX_K1 + 1.0)) / (f + kd[s->pdoc[i]]);
-  }
-  free(kd);
+  for (uint32_t c = 0; c < s->npair; c++)
+    p->xtab[c] = lex_xs(s->pair[c].f2, s->pair[c].len, avgdl);
   return 0;
 }
 

@@ -58,6 +58,8 @@ typedef struct kb_lex_info {
   int64_t tokens;   /* their tokens, all columns */
   int64_t postings; /* stored postings, deleted chunks' included */
   int64_t deleted;  /* chunks marked deleted, not yet compacted away */
+  int64_t escaped;  /* postings past the pair codes (kb_lex_int.h), whose
+                    ** bm25 frequency each search computes */
   int64_t bytes;    /* memory held by the segments */
   int segments;
 } kb_lex_info;

@@ -4,10 +4,11 @@
 ** L2 (on Cranfield x72, 16,384 chunks a window took 251 us a query
 ** against 277 with 4,096 in L1: fewer windows, fewer seeks). Inside a
 ** window the query's phrases are taken in the query's order, and each
-** posting adds idf x xs, its exact contribution (lex_part.xs was
-** made with fts5_aux.c's expression for this index's avgdl), so each
-** chunk's sum is fts5Bm25Function's, operand for operand and in the same
-** order: the scores equal FTS5's bit for bit. The window's chunks with a
+** posting adds idf x lex_xs, its exact contribution (fts5_aux.c's
+** expression for this index's avgdl, read from the index's table by the
+** posting's pair code), so each chunk's sum is fts5Bm25Function's,
+** operand for operand and in the same order: the scores equal FTS5's bit
+** for bit. The window's chunks with a
 ** score at least the k-heap's worst are offered to it; ties keep the
 ** smaller chunk id (kb_hit_better's order).
 ** A window is skipped whole when the sum of its lists' block maxima cannot
@@ -49,7 +50,8 @@ typedef struct qterm {
 typedef struct cur {
   double scale; /* mult x idf x (k1 + 1): impact h to its bound */
   const uint32_t *doc;
-  const double *xs;
+  const uint16_t *code; /* pair codes (kb_lex_int.h) */
+  const uint32_t *f2;   /* for LEX_ESC codes */
   size_t n, i;
   size_t w; /* i when the current window began */
   const lex_blk *blk;
@@ -162,22 +164,28 @@ static double window_max(const cur *c, uint32_t end) {
 }
 
 /* The window's scores: phrase by phrase in the query's order (a repeated
-** phrase walks its list again), each posting adding idf x xs. */
-static void window_scores(query *q, cur *c, const int *cu, int nc,
-                          uint32_t base, uint32_t end) {
+** phrase walks its list again), each posting adding idf x its lex_xs, from
+** p's table by the posting's pair code. */
+static void window_scores(query *q, const lex_part *p, cur *c, const int *cu,
+                          int nc, uint32_t base, uint32_t end) {
   for (int j = 0; j < nc; j++) {
     c[j].w = c[j].i;
     cur_seek(&c[j], end);
   }
   double *acc = q->acc;
+  const double *xt = p->xtab;
+  const uint32_t *len = p->seg->len;
   for (int j = 0; j < q->nphrase; j++) {
     int u = q->phrase[j];
     if (cu[u] < 0)
       continue;
     const cur *x = &c[cu[u]];
     double idf = q->qt[u].idf;
-    for (size_t i = x->w; i < x->i; i++)
-      acc[x->doc[i] - base] += idf * x->xs[i];
+    for (size_t i = x->w; i < x->i; i++) {
+      uint32_t d = x->doc[i], k = x->code[i];
+      double v = k != LEX_ESC ? xt[k] : lex_xs(x->f2[i], len[d], q->avgdl);
+      acc[d - base] += idf * v;
+    }
   }
 }
 
@@ -245,7 +253,7 @@ static void search_part(query *q, const lex_part *p, int part, cur *c, int nc,
         continue;
       }
     }
-    window_scores(q, c, cu, nc, base, end);
+    window_scores(q, p, c, cu, nc, base, end);
     window_offer(q, p, part, base, end - base);
   }
 }
@@ -265,7 +273,8 @@ static int part_cursors(const query *q, const lex_part *p, const int64_t *tix,
     cur *x = &c[nc++];
     x->scale = q->qt[u].mult * q->qt[u].idf * (LEX_K1 + 1.0);
     x->doc = s->pdoc + s->poff[t];
-    x->xs = p->xs + s->poff[t];
+    x->code = s->pcode + s->poff[t];
+    x->f2 = s->pf2 + s->poff[t];
     x->n = (size_t)(s->poff[t + 1] - s->poff[t]);
     x->i = 0;
     x->w = 0;

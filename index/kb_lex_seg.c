@@ -28,6 +28,8 @@ void lex_seg_release(lex_seg *s) {
   free(s->poff);
   free(s->pdoc);
   free(s->pf2);
+  free(s->pcode);
+  free(s->pair);
   free(s->boff);
   free(s->blk);
   free(s);
@@ -54,7 +56,118 @@ int64_t lex_seg_find(const lex_seg *s, const char *tok, size_t n) {
   return -1;
 }
 
-/* Fills boff/blk from the postings; sets bytes. 0, or -1 out of memory. */
+/* A distinct (f2, len) pair while coding: its key, its postings and, once
+** sorted, its code. */
+typedef struct pair_slot {
+  uint64_t key; /* f2 << 32 | len; PAIR_FREE for an empty slot */
+  uint64_t count;
+  uint32_t code;
+} pair_slot;
+
+#define PAIR_FREE UINT64_MAX /* f2 and len are < 2^32 - 1 here */
+
+static size_t pair_hash(uint64_t key, size_t mask) {
+  return (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
+}
+
+/* The slot of key in t[0..mask], where it is or would go. */
+static pair_slot *pair_at(pair_slot *t, size_t mask, uint64_t key) {
+  size_t h = pair_hash(key, mask);
+  while (t[h].key != PAIR_FREE && t[h].key != key)
+    h = (h + 1) & mask;
+  return &t[h];
+}
+
+/* Doubles the table; 0, or -1 out of memory (*t unchanged). */
+static int pair_grow(pair_slot **t, size_t *mask) {
+  size_t cap = (*mask + 1) * 2;
+  pair_slot *n = malloc(cap * sizeof(*n));
+  if (!n)
+    return -1;
+  for (size_t i = 0; i < cap; i++)
+    n[i].key = PAIR_FREE;
+  for (size_t i = 0; i <= *mask; i++)
+    if ((*t)[i].key != PAIR_FREE)
+      *pair_at(n, cap - 1, (*t)[i].key) = (*t)[i];
+  free(*t);
+  *t = n;
+  *mask = cap - 1;
+  return 0;
+}
+
+/* Most postings first; equal counts by key, so codes do not depend on the
+** table's layout. */
+static int by_count(const void *x, const void *y) {
+  const pair_slot *a = *(pair_slot *const *)x, *b = *(pair_slot *const *)y;
+  if (a->count != b->count)
+    return a->count > b->count ? -1 : 1;
+  return (a->key > b->key) - (a->key < b->key);
+}
+
+static uint64_t pair_key(const lex_seg *s, uint64_t p) {
+  return (uint64_t)s->pf2[p] << 32 | s->len[s->pdoc[p]];
+}
+
+/* Fills pcode, pair, npair and nesc (see LEX_MAX_CODES): counts the
+** distinct pairs, codes them by frequency, codes each posting. 0, or -1
+** out of memory. */
+static int seg_codes(lex_seg *s) {
+  uint64_t np = s->poff[s->nterm], npair = 0;
+  size_t mask = 4095;
+  pair_slot *t = malloc((mask + 1) * sizeof(*t)), **ord = NULL;
+  s->pcode = malloc((np ? np : 1) * sizeof(*s->pcode));
+  if (!t || !s->pcode)
+    goto fail;
+  for (size_t i = 0; i <= mask; i++)
+    t[i].key = PAIR_FREE;
+  for (uint64_t p = 0; p < np; p++) {
+    uint64_t key = pair_key(s, p);
+    pair_slot *e = pair_at(t, mask, key);
+    if (e->key == PAIR_FREE) {
+      if (2 * (npair + 1) > mask + 1) { /* load kept at most 1/2 */
+        if (pair_grow(&t, &mask))
+          goto fail;
+        e = pair_at(t, mask, key);
+      }
+      *e = (pair_slot){key, 0, LEX_ESC};
+      npair++;
+    }
+    e->count++;
+  }
+  ord = malloc((npair ? npair : 1) * sizeof(*ord));
+  if (!ord)
+    goto fail;
+  size_t n = 0;
+  for (size_t i = 0; i <= mask; i++)
+    if (t[i].key != PAIR_FREE)
+      ord[n++] = &t[i];
+  qsort(ord, n, sizeof(*ord), by_count);
+  s->npair = n < LEX_MAX_CODES ? (uint32_t)n : LEX_MAX_CODES;
+  s->pair = malloc((s->npair ? s->npair : 1) * sizeof(*s->pair));
+  if (!s->pair)
+    goto fail;
+  for (uint32_t c = 0; c < s->npair; c++) {
+    ord[c]->code = c;
+    s->pair[c] =
+        (lex_pair){(uint32_t)(ord[c]->key >> 32), (uint32_t)ord[c]->key};
+  }
+  s->nesc = 0;
+  for (uint64_t p = 0; p < np; p++) {
+    uint32_t c = pair_at(t, mask, pair_key(s, p))->code;
+    s->pcode[p] = (uint16_t)c;
+    s->nesc += c == LEX_ESC;
+  }
+  free(ord);
+  free(t);
+  return 0;
+fail:
+  free(ord);
+  free(t);
+  return -1;
+}
+
+/* Fills boff/blk and the pair codes from the postings; sets bytes. 0, or
+** -1 out of memory. */
 static int seg_blocks(lex_seg *s) {
   s->boff = malloc(((size_t)s->nterm + 1) * sizeof(*s->boff));
   if (!s->boff)
@@ -93,10 +206,13 @@ static int seg_blocks(lex_seg *s) {
       s->blk[b] = (lex_blk){last, fh};
     }
   }
+  if (seg_codes(s))
+    return -1;
   uint64_t np = s->poff[s->nterm];
   s->bytes = sizeof(*s) + (size_t)s->ndoc * (8 + 4 + 8) +
              (size_t)s->toff[s->nterm] + ((size_t)s->nterm + 1) * 24 +
-             (size_t)np * 8 + (size_t)nb * sizeof(lex_blk);
+             (size_t)np * (8 + sizeof(*s->pcode)) +
+             (size_t)s->npair * sizeof(*s->pair) + (size_t)nb * sizeof(lex_blk);
   return 0;
 }
 

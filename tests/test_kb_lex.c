@@ -5,7 +5,9 @@
 ** generated corpus with a skewed vocabulary, long and empty chunks and 72+
 ** identical copies of one text, built from scratch, updated in batches,
 ** after deletes, replacements and chunk-id reuse; old indexes stay valid
-** snapshots; searches run on many threads at once.
+** snapshots; searches run on many threads at once. Built a second time
+** as test_kb_lex_escapes, with kb_lex_seg.c allowed only 3 pair codes
+** (kb_lex_int.h's LEX_MAX_CODES), so most postings take the escape path.
 **
 ** Divisions:
 **   1. Corpus: a skewed vocabulary, documents, the KB's own totals
@@ -397,6 +399,14 @@ TEST(index_built_from_scratch_equals_fts5_rank) {
   ASSERT_GT(in.chunks, 2500);
   ASSERT_GE(in.postings, in.chunks / 2);
   ASSERT_GT(in.bytes, 0);
+#ifdef LEX_MAX_CODES
+  /* test_kb_lex_escapes: a few pairs have codes, most postings escape, so
+  ** both ways of reading a frequency meet in one search. */
+  ASSERT_GT(in.escaped, 0);
+  ASSERT_GT(in.postings, in.escaped);
+#else
+  ASSERT_EQ(in.escaped, 0);
+#endif
   tie_queries(k, lex);
   random_queries(k, lex, 400, 11);
   /* Every single vocabulary word, at each k. */
