@@ -233,9 +233,8 @@ static rag_status tidy(lex_part *parts, int *n, rag_err *err) {
 }
 
 /* The index's table of normalized frequencies, one per pair code of its
-** segment (see lex_xs), for avgdl = ntok / nrow. 0, or -1 out of memory. */
-static int part_norms(lex_part *p, int64_t nrow, int64_t ntok) {
-  double avgdl = nrow > 0 ? (double)ntok / (double)nrow : 1.0;
+** segment (see lex_xs), for the index's avgdl. 0, or -1 out of memory. */
+static int part_norms(lex_part *p, double avgdl) {
   const lex_seg *s = p->seg;
   free(p->xtab);
   p->xtab = malloc(((size_t)s->npair + 1) * sizeof(*p->xtab));
@@ -250,6 +249,7 @@ static int part_norms(lex_part *p, int64_t nrow, int64_t ntok) {
 static rag_status update_in_txn(kb *k, const kb_lex *prev, kb_lex *x,
                                 rag_err *err) {
   rag_status s = kb_fts_totals(k, &x->nrow, &x->ntok, err);
+  x->avgdl = x->nrow > 0 ? (double)x->ntok / (double)x->nrow : 1.0;
   int np = prev ? prev->n : 0;
   lex_part *parts = s ? NULL : calloc((size_t)np + 2, sizeof(*parts));
   if (!s && !parts)
@@ -283,7 +283,7 @@ static rag_status update_in_txn(kb *k, const kb_lex *prev, kb_lex *x,
   if (!s)
     s = tidy(parts, &n, err);
   for (int i = 0; !s && i < n; i++)
-    if (part_norms(&parts[i], x->nrow, x->ntok))
+    if (part_norms(&parts[i], x->avgdl))
       s = lex_nomem(err);
   x->p = parts;
   x->n = n;

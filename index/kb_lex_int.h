@@ -98,6 +98,7 @@ struct kb_lex {
   int n;
   lex_part *p;
   int64_t gen, nrow, ntok; /* KB generation; FTS5's averages record */
+  double avgdl; /* ntok / nrow (1 when empty): what xtab and the search use */
 };
 
 static inline int lex_deleted(const lex_part *p, uint32_t d) {

@@ -353,7 +353,7 @@ rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
     q->nq = nq;
     q->phrase = phrase;
     q->nphrase = ntok;
-    q->avgdl = (double)x->ntok / (double)x->nrow;
+    q->avgdl = x->avgdl;
     q->k = k_max;
     search(q, x, tix, c, cu);
   }

@@ -66,13 +66,9 @@ typedef struct pair_slot {
 
 #define PAIR_FREE UINT64_MAX /* f2 and len are < 2^32 - 1 here */
 
-static size_t pair_hash(uint64_t key, size_t mask) {
-  return (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
-}
-
 /* The slot of key in t[0..mask], where it is or would go. */
 static pair_slot *pair_at(pair_slot *t, size_t mask, uint64_t key) {
-  size_t h = pair_hash(key, mask);
+  size_t h = (size_t)rag_hash64(&key, sizeof(key), 0) & mask;
   while (t[h].key != PAIR_FREE && t[h].key != key)
     h = (h + 1) & mask;
   return &t[h];
