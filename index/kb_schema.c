@@ -411,7 +411,10 @@ static rag_status migrate(kb *k, rag_err *err) {
 /* ---- 4. kb_open / kb_close ---- */
 
 kb_opts kb_opts_default(void) {
-  kb_opts o = {.create = 1, .readonly = 0, .busy_timeout_ms = 10000};
+  kb_opts o = {.create = 1,
+               .readonly = 0,
+               .busy_timeout_ms = 10000,
+               .mmap_size = KB_MMAP_SIZE};
   return o;
 }
 
@@ -433,6 +436,12 @@ static rag_status configure(kb *k, const kb_opts *o, rag_err *err) {
                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                  "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY",
                  "pragma", err);
+  }
+  if (!s) {
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA mmap_size = %lld",
+             (long long)(o->mmap_size > 0 ? o->mmap_size : 0));
+    s = exec_sql(k, sql, "pragma", err);
   }
   return s;
 }

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include "index/kb.h"
+#include "index/kb_int.h"
 
 /* ---- helpers ---- */
 
@@ -318,6 +319,75 @@ TEST(a_second_handle_sees_commits_of_the_first) {
   ASSERT_EQ(counts(k1, NULL).chunks, 0);
   kb_close(k2);
   kb_close(k1);
+}
+
+/* ---- reads through the memory map ---- */
+
+static int64_t mmap_size_of(kb *k) {
+  sqlite3_stmt *st = NULL;
+  ASSERT_EQ(sqlite3_prepare_v2(k->db, "PRAGMA mmap_size", -1, &st, NULL),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  int64_t v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+TEST(handles_map_the_database_unless_told_not_to) {
+  rag_err err;
+  kb *k = open_kb(&err);
+  ASSERT_GT(mmap_size_of(k), 0);
+  char dir[4200];
+  snprintf(dir, sizeof(dir), "%s/kb", test_tmpdir());
+  kb_opts o = kb_opts_default();
+  o.mmap_size = 0;
+  kb *k0 = NULL;
+  ASSERT_OK(kb_open(dir, &o, &k0, &err), &err);
+  ASSERT_EQ(mmap_size_of(k0), 0);
+  kb_close(k0);
+  kb_close(k);
+}
+
+/* A mapped reader opened on a small file reads rows another handle wrote
+** after the file grew and was checkpointed into it, and never a row that
+** handle replaced. */
+TEST(a_mapped_reader_sees_rows_written_after_the_file_grew) {
+  rag_err err;
+  kb *r = open_kb(&err);
+  kb *w = open_kb(&err);
+  const char *t0[] = {"first version of the only document"};
+  int64_t old[1];
+  put_texts(w, "doc", t0, 1, 0, 0, old, NULL, NULL);
+  rag_arena *a = rag_arena_new(0);
+  kb_chunk_row row;
+  int found = 0;
+  ASSERT_OK(kb_chunks_get(r, old, 1, a, &row, &found, &err), &err);
+  ASSERT_EQ(found, 1);
+  /* ~2 MB of text: the file grows far past what r mapped at first. */
+  char big[4096];
+  memset(big, 'x', sizeof(big) - 1);
+  big[sizeof(big) - 1] = 0;
+  for (int i = 0; i < 500; i++) {
+    char src[32];
+    snprintf(src, sizeof(src), "filler-%d", i);
+    const char *t[] = {big};
+    put_texts(w, src, t, 1, 0, 0, NULL, NULL, NULL);
+  }
+  const char *t1[] = {"second version of the only document"};
+  int64_t now[1];
+  put_texts(w, "doc", t1, 1, 0, 0, now, NULL, NULL);
+  raw_exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  int64_t ids[2] = {old[0], now[0]};
+  kb_chunk_row rows[2];
+  int f[2];
+  ASSERT_OK(kb_chunks_get(r, ids, 2, a, rows, f, &err), &err);
+  ASSERT_EQ(f[0], 0);
+  ASSERT_EQ(f[1], 1);
+  ASSERT_STR_EQ(rows[1].text, "second version of the only document");
+  ASSERT_EQ(counts(r, NULL).chunks, 501);
+  rag_arena_free(a);
+  kb_close(w);
+  kb_close(r);
 }
 
 /* ---- failures keep the previous version ---- */
@@ -895,6 +965,8 @@ TEST(fts_search_ranks_better_matches_first_and_honours_k) {
   X(generation_increases_on_each_put_and_delete)                               \
   X(a_document_without_chunks_is_stored_and_checks_clean)                      \
   X(a_second_handle_sees_commits_of_the_first)                                 \
+  X(handles_map_the_database_unless_told_not_to)                               \
+  X(a_mapped_reader_sees_rows_written_after_the_file_grew)                     \
   X(failed_put_with_missing_vectors_writes_nothing)                            \
   X(failed_put_mid_transaction_rolls_back_to_the_previous_version)             \
   X(committed_put_survives_sigkill_of_the_writer)                              \
