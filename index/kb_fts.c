@@ -466,6 +466,14 @@ static rag_status search_long_runs(kb *k, const char *text, const run *runs,
 
 /* ---- 4. kb_fts_search ---- */
 
+/* 1 when v[0..n) is strictly in by_score_desc's order. */
+static int in_score_order(const kb_fts_hit *v, size_t n) {
+  for (size_t i = 1; i < n; i++)
+    if (by_score_desc(&v[i - 1], &v[i]) >= 0)
+      return 0;
+  return 1;
+}
+
 static int by_id_then_score(const void *x, const void *y) {
   const kb_fts_hit *a = x, *b = y;
   if (a->chunk_id != b->chunk_id)
@@ -524,21 +532,31 @@ rag_status kb_fts_search_lex(kb *k, const kb_lex *lex, const char *user_text,
   run longr[KB_MAX_LONG_RUNS], shortr[KB_MAX_SHORT_RUNS];
   int nlong, nshort;
   cjk_runs(user_text, longr, &nlong, shortr, &nshort);
+  /* Lists appended so far: each one's chunk ids are distinct. */
+  int nlists = h.n > 0;
+  size_t before = h.n;
   if (!s && nlong > 0)
     s = search_long_runs(k, user_text, longr, nlong, k_max, &h, err);
+  nlists += h.n > before;
+  before = h.n;
   if (!s && nshort > 0)
     s = scan_short_runs(k, user_text, shortr, nshort, k_max, &h, err);
+  nlists += h.n > before;
 
   /* Merge by chunk id, keeping each chunk's best score. The two tables'
   ** BM25 values are not on one scale; taking the better one means a chunk
-  ** never ranks lower for also matching the other way. */
+  ** never ranks lower for also matching the other way. One list already
+  ** in order (the usual case: words only) needs neither sort. */
   if (!s && h.n > 0) {
-    qsort(h.v, h.n, sizeof(*h.v), by_id_then_score);
-    size_t m = 0;
-    for (size_t i = 0; i < h.n; i++)
-      if (m == 0 || h.v[m - 1].chunk_id != h.v[i].chunk_id)
-        h.v[m++] = h.v[i];
-    qsort(h.v, m, sizeof(*h.v), by_score_desc);
+    size_t m = h.n;
+    if (nlists > 1 || !in_score_order(h.v, h.n)) {
+      qsort(h.v, h.n, sizeof(*h.v), by_id_then_score);
+      m = 0;
+      for (size_t i = 0; i < h.n; i++)
+        if (m == 0 || h.v[m - 1].chunk_id != h.v[i].chunk_id)
+          h.v[m++] = h.v[i];
+      qsort(h.v, m, sizeof(*h.v), by_score_desc);
+    }
     if (m > k_max)
       m = k_max;
     kb_fts_hit *res = rag_arena_calloc(a, m, sizeof(*res));
