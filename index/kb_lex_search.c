@@ -100,19 +100,10 @@ static int lhit_better(const query *q, const lhit *a, const lhit *b) {
   return lhit_id(q, a) < lhit_id(q, b);
 }
 
-/* kb_hits_offer for lhits: keeps the k best, heap[0] the worst of them. */
-static void offer(query *q, lhit x) {
+/* Puts x in place of heap[0] and restores the heap of q->n entries. */
+static void sift_down(query *q, lhit x) {
   lhit *h = q->heap;
   size_t i;
-  if (q->n < q->k) {
-    for (i = q->n++; i > 0 && lhit_better(q, &h[(i - 1) / 2], &x);
-         i = (i - 1) / 2)
-      h[i] = h[(i - 1) / 2];
-    h[i] = x;
-    return;
-  }
-  if (!lhit_better(q, &x, &h[0]))
-    return;
   for (i = 0;;) {
     size_t c = 2 * i + 1;
     if (c >= q->n)
@@ -125,6 +116,21 @@ static void offer(query *q, lhit x) {
     i = c;
   }
   h[i] = x;
+}
+
+/* kb_hits_offer for lhits: keeps the k best, heap[0] the worst of them. */
+static void offer(query *q, lhit x) {
+  lhit *h = q->heap;
+  size_t i;
+  if (q->n < q->k) {
+    for (i = q->n++; i > 0 && lhit_better(q, &h[(i - 1) / 2], &x);
+         i = (i - 1) / 2)
+      h[i] = h[(i - 1) / 2];
+    h[i] = x;
+    return;
+  }
+  if (lhit_better(q, &x, &h[0]))
+    sift_down(q, x);
 }
 
 /* Moves c to its first posting >= x: whole blocks by their last chunk,
@@ -362,11 +368,18 @@ rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
     if (!h) {
       s = rag_fail(err, RAG_NOMEM, "kb: lexical search: out of memory");
     } else {
-      for (size_t i = 0; i < q->n; i++)
-        h[i] = (kb_fts_hit){lhit_id(q, &q->heap[i]), q->heap[i].score};
-      kb_hits_sort(h, q->n);
+      /* Best first: the heap gives up its worst each time (heap sort,
+      ** lhit_better inline rather than qsort's indirect compare). */
+      size_t total = q->n;
+      while (q->n > 0) {
+        lhit worst = q->heap[0];
+        lhit last = q->heap[--q->n];
+        if (q->n > 0)
+          sift_down(q, last);
+        h[q->n] = (kb_fts_hit){lhit_id(q, &worst), worst.score};
+      }
       *hits = h; /* the caller frees it */
-      *n = q->n;
+      *n = total;
     }
   }
   if (!s && visited)
