@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rag_sort.h"
+
 /* Each retriever returns at most this many candidates: bounds the arena
 ** use of one query (ids, scores and rows) whatever top_k the caller asks. */
 #define RET_MAX_CAND 4096
@@ -131,15 +133,6 @@ typedef struct side {
   slot *byid; /* sorted by id */
 } side;
 
-static int slot_cmp(const void *x, const void *y) {
-  const slot *p = x, *q = y;
-  if (p->id != q->id)
-    return p->id < q->id ? -1 : 1;
-  if (p->pos != q->pos)
-    return p->pos < q->pos ? -1 : 1;
-  return 0;
-}
-
 /* Builds s from raw[0..n) (best first). A repeated id keeps its first, best
 ** position (the FTS side merges two tables and may repeat a chunk), so ranks
 ** are positions in the deduplicated list. */
@@ -154,11 +147,17 @@ static rag_status side_build(rag_arena *a, const ret_cand *raw, size_t n,
   unsigned char *keep = rag_arena_calloc(a, n, 1);
   size_t *rank = rag_arena_calloc(a, n, sizeof(*rank));
   ret_cand *list = rag_arena_calloc(a, n, sizeof(*list));
-  if (!sl || !keep || !rank || !list)
+  rag_keyed *kv = rag_arena_calloc(a, n, sizeof(*kv));
+  rag_keyed *tmp = rag_arena_calloc(a, n, sizeof(*tmp));
+  if (!sl || !keep || !rank || !list || !kv || !tmp)
     return rag_fail(err, RAG_NOMEM, "ret: out of memory for %zu candidates", n);
+  /* By id, then position: the sort is stable and raw is in position order
+  ** (n <= RET_MAX_CAND, so positions fit the 32-bit index). */
   for (size_t i = 0; i < n; i++)
-    sl[i] = (slot){raw[i].id, i, raw[i].score};
-  qsort(sl, n, sizeof(*sl), slot_cmp);
+    kv[i] = (rag_keyed){rag_sort_key_i64(raw[i].id), (uint32_t)i};
+  rag_sort_keyed(kv, n, tmp);
+  for (size_t i = 0; i < n; i++)
+    sl[i] = (slot){raw[kv[i].idx].id, kv[i].idx, raw[kv[i].idx].score};
   size_t m = 0;
   for (size_t i = 0; i < n; i++)
     if (i == 0 || sl[i].id != sl[i - 1].id) {

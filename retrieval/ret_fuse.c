@@ -16,34 +16,15 @@
 #include "retrieval/ret.h"
 
 #include <math.h>
-#include <stdlib.h>
+#include <stdint.h>
+
+#include "core/rag_sort.h"
 
 typedef struct contrib {
   int64_t id;
-  int list;     /* 0 = a, 1 = b */
-  size_t pos;   /* 0-based position in its list */
+  int list;     /* 0 = a, 1 = b; cs[] holds a's, then b's, in order */
   double value; /* this entry's share of the fused score */
 } contrib;
-
-static int contrib_cmp(const void *x, const void *y) {
-  const contrib *p = x, *q = y;
-  if (p->id != q->id)
-    return p->id < q->id ? -1 : 1;
-  if (p->list != q->list)
-    return p->list - q->list;
-  if (p->pos != q->pos)
-    return p->pos < q->pos ? -1 : 1;
-  return 0;
-}
-
-static int cand_cmp(const void *x, const void *y) {
-  const ret_cand *p = x, *q = y;
-  if (p->score != q->score)
-    return p->score > q->score ? -1 : 1;
-  if (p->id != q->id)
-    return p->id < q->id ? -1 : 1;
-  return 0;
-}
 
 static rag_status check_list(const ret_cand *l, size_t n, rag_arena *ar,
                              ret_cand **out, size_t *nout) {
@@ -52,32 +33,48 @@ static rag_status check_list(const ret_cand *l, size_t n, rag_arena *ar,
   return RAG_OK;
 }
 
-/* Folds the contributions (sorted by id/list/pos) into *out, summing the
-** first entry per (id, list), then sorts the result. */
-static rag_status fold(contrib *cs, size_t nc, rag_arena *ar, ret_cand **out,
-                       size_t *nout) {
-  qsort(cs, nc, sizeof(*cs), contrib_cmp);
-  ret_cand *res = rag_arena_calloc(ar, nc ? nc : 1, sizeof(*res));
-  if (!res)
+/* Folds the contributions (list a's in position order, then b's) into
+** *out, summing the first entry per (id, list), then sorts the result.
+** Both sorts are stable (core/rag_sort.h): the first, by id, leaves each
+** id's entries in list and position order; the second, by score, leaves
+** equal scores in id order. */
+static rag_status fold(const contrib *cs, size_t nc, rag_arena *ar,
+                       ret_cand **out, size_t *nout) {
+  if (nc > UINT32_MAX)
     return RAG_NOMEM;
+  size_t m = nc ? nc : 1;
+  rag_keyed *kv = rag_arena_calloc(ar, m, sizeof(*kv));
+  rag_keyed *tmp = rag_arena_calloc(ar, m, sizeof(*tmp));
+  ret_cand *byid = rag_arena_calloc(ar, m, sizeof(*byid));
+  ret_cand *res = rag_arena_calloc(ar, m, sizeof(*res));
+  if (!kv || !tmp || !byid || !res)
+    return RAG_NOMEM;
+  for (size_t i = 0; i < nc; i++)
+    kv[i] = (rag_keyed){rag_sort_key_i64(cs[i].id), (uint32_t)i};
+  rag_sort_keyed(kv, nc, tmp);
   size_t n = 0;
   for (size_t i = 0; i < nc;) {
+    const contrib *c = &cs[kv[i].idx];
     size_t j = i;
     double sum = 0;
     int seen[2] = {0, 0};
-    while (j < nc && cs[j].id == cs[i].id) {
-      if (!seen[cs[j].list]) {
-        seen[cs[j].list] = 1;
-        sum += cs[j].value;
+    for (; j < nc && cs[kv[j].idx].id == c->id; j++) {
+      const contrib *e = &cs[kv[j].idx];
+      if (!seen[e->list]) {
+        seen[e->list] = 1;
+        sum += e->value;
       }
-      j++;
     }
-    res[n].id = cs[i].id;
-    res[n].score = sum;
+    byid[n].id = c->id;
+    byid[n].score = sum;
     n++;
     i = j;
   }
-  qsort(res, n, sizeof(*res), cand_cmp);
+  for (size_t i = 0; i < n; i++)
+    kv[i] = (rag_keyed){rag_sort_key_desc(byid[i].score), (uint32_t)i};
+  rag_sort_keyed(kv, n, tmp);
+  for (size_t i = 0; i < n; i++)
+    res[i] = byid[kv[i].idx];
   *out = res;
   *nout = n;
   return RAG_OK;
@@ -99,9 +96,9 @@ rag_status ret_fuse_rrf(const ret_cand *a, size_t na, const ret_cand *b,
     return RAG_NOMEM;
   /* Rank r is 1-based: the best entry contributes 1 / (k + 1). */
   for (size_t i = 0; i < na; i++)
-    cs[i] = (contrib){a[i].id, 0, i, 1.0 / ((double)k + (double)(i + 1))};
+    cs[i] = (contrib){a[i].id, 0, 1.0 / ((double)k + (double)(i + 1))};
   for (size_t i = 0; i < nb; i++)
-    cs[na + i] = (contrib){b[i].id, 1, i, 1.0 / ((double)k + (double)(i + 1))};
+    cs[na + i] = (contrib){b[i].id, 1, 1.0 / ((double)k + (double)(i + 1))};
   return fold(cs, nc, ar, out, nout);
 }
 
@@ -149,8 +146,8 @@ rag_status ret_fuse_weighted(const ret_cand *a, size_t na, double wa,
   minmax(b, nb, &blo, &bhi);
   /* An id missing from a list simply has no contribution there: 0. */
   for (size_t i = 0; i < na; i++)
-    cs[i] = (contrib){a[i].id, 0, i, wa * norm(a[i].score, alo, ahi)};
+    cs[i] = (contrib){a[i].id, 0, wa * norm(a[i].score, alo, ahi)};
   for (size_t i = 0; i < nb; i++)
-    cs[na + i] = (contrib){b[i].id, 1, i, wb * norm(b[i].score, blo, bhi)};
+    cs[na + i] = (contrib){b[i].id, 1, wb * norm(b[i].score, blo, bhi)};
   return fold(cs, nc, ar, out, nout);
 }

@@ -6,6 +6,9 @@
 #include "core/rag_buf.h"
 #include "core/rag_cfg.h"
 #include "core/rag_hash.h"
+#include "core/rag_sort.h"
+
+#include <math.h>
 
 TEST(rag_fail_keeps_the_first_failure) {
   rag_err e;
@@ -123,6 +126,46 @@ TEST(config_keeps_provider_sections_for_their_modules) {
   rag_cfg_free(&c);
 }
 
+/* Reference order for the sort: key, then input position (stability). */
+static int keyed_cmp(const void *x, const void *y) {
+  const rag_keyed *p = x, *q = y;
+  if (p->key != q->key)
+    return p->key < q->key ? -1 : 1;
+  return (p->idx > q->idx) - (p->idx < q->idx);
+}
+
+TEST(sort_keyed_is_stable_and_matches_qsort_on_every_size) {
+  rag_keyed v[300], ref[300], tmp[300];
+  uint64_t s = 7;
+  for (size_t n = 0; n <= 300; n += (n < 40 ? 1 : 37)) {
+    for (size_t i = 0; i < n; i++) {
+      s = s * 6364136223846793005u + 1442695040888963407u;
+      /* Few distinct keys: many ties, so stability is tested. */
+      v[i] = (rag_keyed){(s >> 33) % 13, (uint32_t)i};
+      ref[i] = v[i];
+    }
+    rag_sort_keyed(v, n, tmp);
+    qsort(ref, n, sizeof(*ref), keyed_cmp);
+    for (size_t i = 0; i < n; i++) {
+      ASSERT_EQ(v[i].key, ref[i].key);
+      ASSERT_EQ(v[i].idx, ref[i].idx);
+    }
+  }
+}
+
+TEST(sort_keys_order_ids_ascending_and_scores_descending) {
+  int64_t ids[] = {INT64_MIN, -5, -1, 0, 1, 42, INT64_MAX};
+  for (size_t i = 1; i < sizeof(ids) / sizeof(ids[0]); i++)
+    ASSERT(rag_sort_key_i64(ids[i - 1]) < rag_sort_key_i64(ids[i]));
+  double sc[] = {INFINITY, 1e300,   2.5,  1.0,  1e-310,
+                 0.0,      -1e-310, -1.0, -3e5, -INFINITY};
+  for (size_t i = 1; i < sizeof(sc) / sizeof(sc[0]); i++)
+    ASSERT(rag_sort_key_desc(sc[i - 1]) < rag_sort_key_desc(sc[i]));
+  ASSERT_EQ(rag_sort_key_desc(-0.0), rag_sort_key_desc(0.0));
+  ASSERT(rag_sort_key_desc(-INFINITY) < rag_sort_key_desc(NAN));
+  ASSERT(rag_sort_key_desc(-INFINITY) < rag_sort_key_desc(-NAN));
+}
+
 #define TESTS(X)                                                               \
   X(rag_fail_keeps_the_first_failure)                                          \
   X(rag_fail_message_is_one_line)                                              \
@@ -132,5 +175,7 @@ TEST(config_keeps_provider_sections_for_their_modules) {
   X(hash64_is_stable_across_runs)                                              \
   X(config_defaults_need_no_file)                                              \
   X(config_rejects_unknown_keys_and_wrong_types)                               \
-  X(config_keeps_provider_sections_for_their_modules)
+  X(config_keeps_provider_sections_for_their_modules)                          \
+  X(sort_keyed_is_stable_and_matches_qsort_on_every_size)                      \
+  X(sort_keys_order_ids_ascending_and_scores_descending)
 TEST_MAIN(TESTS)
