@@ -45,7 +45,7 @@ kb_opts kb_opts_default(void);
 ** is read-only). opts NULL means kb_opts_default(). */
 rag_status kb_open(const char *dir, const kb_opts *opts, kb **out,
                    rag_err *err);
-void kb_close(kb *k);            /* NULL is a no-op */
+void kb_close(kb *k); /* NULL is a no-op */
 const char *kb_dir(const kb *k); /* owned by k */
 /* Schema version of an open KB (KB_SCHEMA_VERSION after migration). */
 int kb_schema_version(kb *k);
@@ -57,7 +57,7 @@ rag_status kb_generation(kb *k, int64_t *gen, rag_err *err);
 ** except source; on output strings live in the arena. */
 typedef struct kb_doc {
   int64_t id;
-  const char *source; /* unique key: path, URL or "beir:<id>" */
+  const char *source;    /* unique key: path, URL or "beir:<id>" */
   const char *title;
   const char *mime;
   const char *sha256;    /* hex of the raw file bytes */
@@ -69,7 +69,7 @@ typedef struct kb_doc {
 
 /* One chunk to store. */
 typedef struct kb_chunk {
-  const char *text; /* UTF-8, NUL-terminated */
+  const char *text;    /* UTF-8, NUL-terminated */
   int ntokens;
   int64_t start, end;  /* byte offsets in the document's text */
   const char *heading; /* heading path "A > B", or NULL */
@@ -126,8 +126,8 @@ rag_status kb_chunk_texts_each(kb *k, kb_text_cb cb, void *ctx, rag_err *err);
 /* Calls cb for every stored embedding of model (chunk id order). */
 typedef int (*kb_vec_cb)(void *ctx, int64_t chunk_id, const float *vec,
                          int dim);
-rag_status kb_embeddings_each(kb *k, const char *model, kb_vec_cb cb, void *ctx,
-                              rag_err *err);
+rag_status kb_embeddings_each(kb *k, const char *model, kb_vec_cb cb,
+                              void *ctx, rag_err *err);
 
 /* ---- Full text ---- */
 
