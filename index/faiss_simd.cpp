@@ -20,6 +20,7 @@
 #include <faiss/utils/distances.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -116,6 +117,77 @@ bool cpu_ok() {
       __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return ok;
 }
+
+// The candidate queue's two scans (section 3's Cands), eight entries at a
+// time; the walk runs only where cpu_ok(). Both give exactly the scalar
+// loops' answers, NaN included (count: an ordered compare, false for NaN
+// as `<` is; pop: where a NaN is live, the caller scans as FAISS does).
+
+// How many of dis[0..n) are below t.
+__attribute__((target("avx2"))) int count_below_avx2(const float *dis, int n,
+                                                     float t) {
+  __m256 vt = _mm256_set1_ps(t);
+  int nb = 0, i = 0;
+  for (; i + 8 <= n; i += 8)
+    nb += __builtin_popcount((unsigned)_mm256_movemask_ps(
+        _mm256_cmp_ps(_mm256_loadu_ps(dis + i), vt, _CMP_LT_OQ)));
+  for (; i < n; i++)
+    nb += dis[i] < t;
+  return nb;
+}
+
+// The index FAISS's pop_min picks among the live entries of dis[0..n)
+// (ids[i] != -1): the smallest distance, the highest index among equals.
+// -1 when none is live, -2 when a live distance is NaN (not decided here).
+__attribute__((target("avx2"))) int min_live_avx2(const float *dis,
+                                                  const int *ids, int n) {
+  const __m256 inf = _mm256_set1_ps(INFINITY);
+  const __m256i dead = _mm256_set1_epi32(-1);
+  __m256 vmin = inf;
+  int n8 = n & ~7, nlive = 0, nan = 0;
+  for (int i = 0; i < n8; i += 8) {
+    __m256 v = _mm256_loadu_ps(dis + i);
+    __m256 live = _mm256_castsi256_ps(_mm256_xor_si256(
+        _mm256_cmpeq_epi32(
+            _mm256_loadu_si256((const __m256i *)(const void *)(ids + i)), dead),
+        dead));
+    nlive |= _mm256_movemask_ps(live);
+    nan |= _mm256_movemask_ps(
+        _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), live));
+    vmin = _mm256_min_ps(vmin, _mm256_blendv_ps(inf, v, live));
+  }
+  __m128 h =
+      _mm_min_ps(_mm256_castps256_ps128(vmin), _mm256_extractf128_ps(vmin, 1));
+  h = _mm_min_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_min_ss(h, _mm_shuffle_ps(h, h, 1));
+  float m = _mm_cvtss_f32(h);
+  for (int i = n8; i < n; i++)
+    if (ids[i] != -1) {
+      nlive = 1;
+      nan |= dis[i] != dis[i];
+      if (dis[i] < m)
+        m = dis[i];
+    }
+  if (nan)
+    return -2;
+  if (!nlive)
+    return -1;
+  for (int i = n - 1; i >= n8; i--)
+    if (ids[i] != -1 && dis[i] == m)
+      return i;
+  __m256 vm = _mm256_set1_ps(m);
+  for (int i = n8 - 8; i >= 0; i -= 8) {
+    __m256 live = _mm256_castsi256_ps(_mm256_xor_si256(
+        _mm256_cmpeq_epi32(
+            _mm256_loadu_si256((const __m256i *)(const void *)(ids + i)), dead),
+        dead));
+    int hit = _mm256_movemask_ps(_mm256_and_ps(
+        _mm256_cmp_ps(_mm256_loadu_ps(dis + i), vm, _CMP_EQ_OQ), live));
+    if (hit)
+      return i + 31 - __builtin_clz((unsigned)hit);
+  }
+  return -1; /* not reached: m is some live entry's distance */
+}
 #else
 float ip_avx2(const float *x, const float *y, size_t d) {
   return faiss::fvec_inner_product(x, y, d);
@@ -131,6 +203,15 @@ inline void prefetch(const float *) {}
 inline void prefetch_line(const char *) {}
 bool cpu_ok() {
   return false;
+}
+int count_below_avx2(const float *dis, int n, float t) {
+  int nb = 0;
+  for (int i = 0; i < n; i++)
+    nb += dis[i] < t;
+  return nb;
+}
+int min_live_avx2(const float *, const int *, int) {
+  return -2; /* the caller's scalar scan */
 }
 #endif
 
@@ -321,7 +402,8 @@ struct Cands {
   int size() const {
     return nvalid;
   }
-  int pop_min(float *vmin_out) {
+  // FAISS's scan: from the end, keeping the last minimum found.
+  int min_live_scalar() const {
     int i = k - 1;
     while (i >= 0 && ids[i] == -1)
       i--;
@@ -334,17 +416,23 @@ struct Cands {
         vmin = dis[i];
         imin = i;
       }
-    *vmin_out = vmin;
+    return imin;
+  }
+  int pop_min(float *vmin_out) {
+    static_assert(sizeof(storage_idx_t) == sizeof(int), "ids are ints");
+    int imin = min_live_avx2(dis, reinterpret_cast<const int *>(ids), k);
+    if (imin == -2)
+      imin = min_live_scalar();
+    if (imin < 0)
+      return -1;
+    *vmin_out = dis[imin];
     int ret = ids[imin];
     ids[imin] = -1;
     --nvalid;
     return ret;
   }
   int count_below(float thresh) const {
-    int nb = 0;
-    for (int i = 0; i < k; i++)
-      nb += dis[i] < thresh;
-    return nb;
+    return count_below_avx2(dis, k, thresh);
   }
 };
 
@@ -495,4 +583,40 @@ extern "C" int faiss_simd_search(const FaissIndex *idx, idx_t n, const float *x,
       snprintf(err, nerr, "%s", e.what());
     return -1;
   }
+}
+
+extern "C" int faiss_simd_queue_check(unsigned seed) {
+  if (!cpu_ok())
+    return 0;
+  // Few distinct values (ties), dead entries, now and then a NaN or an
+  // infinity; every length from 0 to 140 (ef 128 and odd tails).
+  static const float vals[] = {-2.0f, -1.0f, -0.0f, 0.0f, 0.5f, 0.5f, 3.0f};
+  std::vector<float> dis(140);
+  std::vector<storage_idx_t> ids(140);
+  int bad = 0;
+  uint32_t r = seed ? seed : 1;
+  for (int round = 0; round < 200; round++) {
+    for (int n = 0; n <= 140; n++) {
+      for (int i = 0; i < n; i++) {
+        r = r * 1664525u + 1013904223u;
+        unsigned v = r >> 24;
+        dis[i] = v < 2     ? NAN
+                 : v < 4   ? INFINITY
+                 : v < 200 ? vals[v % 7]
+                           : (float)(v % 13) * 0.25f;
+        ids[i] = (r >> 8) % 4 == 0 ? -1 : (storage_idx_t)i;
+      }
+      Cands c(n, ids.data(), dis.data());
+      c.k = n;
+      int got = min_live_avx2(dis.data(), ids.data(), n);
+      int want = c.min_live_scalar();
+      bad += !(got == want || (got == -2 && want >= 0));
+      float t = n ? dis[(size_t)(r % (unsigned)n)] : 0.0f;
+      int nb = 0;
+      for (int i = 0; i < n; i++)
+        nb += dis[i] < t;
+      bad += count_below_avx2(dis.data(), n, t) != nb;
+    }
+  }
+  return bad;
 }

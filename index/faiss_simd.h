@@ -43,6 +43,12 @@ int faiss_simd_install(FaissIndex *idx, int force_scalar);
 /* 1 when idx's storage is the SIMD subclass and uses AVX2 (not scalar). */
 int faiss_simd_active(const FaissIndex *idx);
 
+/* For tests: compares the HNSW walk's vectorized candidate-queue scans
+** (pop's minimum, count below a bound) with FAISS's scalar loops on
+** random queues full of ties, dead entries, NaN and infinities; returns
+** the number of disagreements (0 also when the CPU lacks AVX2). */
+int faiss_simd_queue_check(unsigned seed);
+
 /* As faiss_Index_search(idx, n, x, k, distances, labels). */
 int faiss_simd_search(const FaissIndex *idx, idx_t n, const float *x, idx_t k,
                       float *distances, idx_t *labels, char *err, size_t nerr);

@@ -182,6 +182,11 @@ TEST(simd_hnsw_walks_the_graph_as_faiss_does) {
   check_hnsw_same_walk("HNSW16", 0);
 }
 
+TEST(walk_queue_scans_agree_with_faiss_loops_on_ties_and_nan) {
+  for (unsigned seed = 1; seed <= 3; seed++)
+    ASSERT_EQ(faiss_simd_queue_check(seed), 0);
+}
+
 TEST(scalar_fallback_gives_faiss_results) {
   check_hnsw_same_walk("IDMap2,HNSW32", 1);
   int dim = 100;
@@ -284,6 +289,7 @@ TEST(install_leaves_other_index_types_alone) {
   X(simd_flat_gives_faiss_ids_and_distances)                                   \
   X(simd_flat_with_k_past_ntotal_pads_like_faiss)                              \
   X(simd_hnsw_walks_the_graph_as_faiss_does)                                   \
+  X(walk_queue_scans_agree_with_faiss_loops_on_ties_and_nan)                   \
   X(scalar_fallback_gives_faiss_results)                                       \
   X(hnsw_built_with_simd_distances_finds_true_neighbours)                      \
   X(written_file_is_what_stock_faiss_writes_and_reads)                         \
