@@ -136,21 +136,25 @@ __attribute__((target("avx2"))) int count_below_avx2(const float *dis, int n,
   return nb;
 }
 
+// All ones in the lanes of ids[0..8) that are live (not -1).
+__attribute__((target("avx2"))) inline __m256 live8(const int *ids) {
+  const __m256i dead = _mm256_set1_epi32(-1);
+  __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)ids);
+  return _mm256_castsi256_ps(
+      _mm256_xor_si256(_mm256_cmpeq_epi32(v, dead), dead));
+}
+
 // The index FAISS's pop_min picks among the live entries of dis[0..n)
 // (ids[i] != -1): the smallest distance, the highest index among equals.
 // -1 when none is live, -2 when a live distance is NaN (not decided here).
 __attribute__((target("avx2"))) int min_live_avx2(const float *dis,
                                                   const int *ids, int n) {
   const __m256 inf = _mm256_set1_ps(INFINITY);
-  const __m256i dead = _mm256_set1_epi32(-1);
   __m256 vmin = inf;
   int n8 = n & ~7, nlive = 0, nan = 0;
   for (int i = 0; i < n8; i += 8) {
     __m256 v = _mm256_loadu_ps(dis + i);
-    __m256 live = _mm256_castsi256_ps(_mm256_xor_si256(
-        _mm256_cmpeq_epi32(
-            _mm256_loadu_si256((const __m256i *)(const void *)(ids + i)), dead),
-        dead));
+    __m256 live = live8(ids + i);
     nlive |= _mm256_movemask_ps(live);
     nan |= _mm256_movemask_ps(
         _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), live));
@@ -177,10 +181,7 @@ __attribute__((target("avx2"))) int min_live_avx2(const float *dis,
       return i;
   __m256 vm = _mm256_set1_ps(m);
   for (int i = n8 - 8; i >= 0; i -= 8) {
-    __m256 live = _mm256_castsi256_ps(_mm256_xor_si256(
-        _mm256_cmpeq_epi32(
-            _mm256_loadu_si256((const __m256i *)(const void *)(ids + i)), dead),
-        dead));
+    __m256 live = live8(ids + i);
     int hit = _mm256_movemask_ps(_mm256_and_ps(
         _mm256_cmp_ps(_mm256_loadu_ps(dis + i), vm, _CMP_EQ_OQ), live));
     if (hit)

@@ -8,15 +8,19 @@
 
 /* ---- helpers ---- */
 
-static kb *open_kb(rag_err *err) {
+static kb *open_kb_opts(const kb_opts *o, rag_err *err) {
   char dir[4200];
   snprintf(dir, sizeof(dir), "%s/kb", test_tmpdir());
-  kb_opts o = kb_opts_default();
   kb *k = NULL;
   rag_err_clear(err);
-  ASSERT_OK(kb_open(dir, &o, &k, err), err);
+  ASSERT_OK(kb_open(dir, o, &k, err), err);
   ASSERT(k != NULL);
   return k;
+}
+
+static kb *open_kb(rag_err *err) {
+  kb_opts o = kb_opts_default();
+  return open_kb_opts(&o, err);
 }
 
 static sqlite3 *raw_db(void) {
@@ -337,12 +341,9 @@ TEST(handles_map_the_database_unless_told_not_to) {
   rag_err err;
   kb *k = open_kb(&err);
   ASSERT_GT(mmap_size_of(k), 0);
-  char dir[4200];
-  snprintf(dir, sizeof(dir), "%s/kb", test_tmpdir());
   kb_opts o = kb_opts_default();
   o.mmap_size = 0;
-  kb *k0 = NULL;
-  ASSERT_OK(kb_open(dir, &o, &k0, &err), &err);
+  kb *k0 = open_kb_opts(&o, &err);
   ASSERT_EQ(mmap_size_of(k0), 0);
   kb_close(k0);
   kb_close(k);
