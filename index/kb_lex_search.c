@@ -34,8 +34,10 @@
 #include "index/kb_int.h"
 #include "index/kb_lex_int.h"
 
-#define LEX_EPS 1e-6  /* relative slack on the block bounds (rounding) */
+#define LEX_EPS 1e-6 /* relative slack on the block bounds (rounding) */
+#ifndef LEX_WIN
 #define LEX_WIN 16384 /* chunks per window: 128 KB of accumulators, in L2 */
+#endif /* tests build it smaller, so their KBs span many windows */
 
 /* A query term, its repeats folded: the score sums one contribution per
 ** phrase, and repeated phrases of one token have equal ones. */
@@ -77,7 +79,7 @@ typedef struct query {
   lhit *heap; /* the k best so far, a heap with the worst at heap[0] */
   size_t n;
   int64_t visited;
-  double acc[LEX_WIN]; /* the window's scores, all 0 between windows */
+  double acc[LEX_WIN]; /* the window's scores (see window_scores) */
 } query;
 
 /* The k-th score so far: a chunk below it cannot enter the top k (ties
@@ -171,14 +173,31 @@ static double window_max(const cur *c, uint32_t end) {
 
 /* The window's scores: phrase by phrase in the query's order (a repeated
 ** phrase walks its list again), each posting adding idf x its lex_xs, from
-** p's table by the posting's pair code. */
+** p's table by the posting's pair code. Returns the span [*lo, *hi) of
+** window offsets its postings touch, zeroed first (acc's other entries
+** are stale and never read); *lo == *hi when none: a query of rare words
+** then neither clears nor scans the windows they miss. */
 static void window_scores(query *q, const lex_part *p, cur *c, const int *cu,
-                          int nc, uint32_t base, uint32_t end) {
+                          int nc, uint32_t base, uint32_t end, uint32_t *lo,
+                          uint32_t *hi) {
+  uint32_t a = end, b = base;
   for (int j = 0; j < nc; j++) {
     c[j].w = c[j].i;
     cur_seek(&c[j], end);
+    if (c[j].i > c[j].w) {
+      if (c[j].doc[c[j].w] < a)
+        a = c[j].doc[c[j].w];
+      if (c[j].doc[c[j].i - 1] >= b)
+        b = c[j].doc[c[j].i - 1] + 1;
+    }
   }
+  *lo = *hi = 0;
+  if (a >= b)
+    return;
+  *lo = a - base;
+  *hi = b - base;
   double *acc = q->acc;
+  memset(acc + *lo, 0, (size_t)(*hi - *lo) * sizeof(*acc));
   const double *xt = p->xtab;
   const uint32_t *len = p->seg->len;
   for (int j = 0; j < q->nphrase; j++) {
@@ -207,15 +226,13 @@ static double offer_at(query *q, const lex_part *p, int part, uint32_t base,
   return l > 0 ? l : DBL_TRUE_MIN; /* a > 0 <=> a >= DBL_TRUE_MIN */
 }
 
-/* Offers the window's live chunks with a score >= L to the k-heap and
-** clears the accumulators. Most chunks are ruled out eight at a time. */
+/* Offers the live chunks of window offsets [d, len) with a score >= L to
+** the k-heap. Most chunks are ruled out eight at a time. */
 static void window_offer(query *q, const lex_part *p, int part, uint32_t base,
-                         uint32_t len) {
+                         uint32_t d, uint32_t len) {
   double l = heap_min(q), *acc = q->acc;
   double cut = l > 0 ? l : DBL_TRUE_MIN;
-  uint32_t d = 0;
 #ifdef __SSE2__
-  __m128d z = _mm_setzero_pd();
   for (; d + 8 <= len; d += 8) {
     __m128d vc = _mm_set1_pd(cut);
     __m128d a0 = _mm_loadu_pd(acc + d), a1 = _mm_loadu_pd(acc + d + 2);
@@ -227,17 +244,11 @@ static void window_offer(query *q, const lex_part *p, int part, uint32_t base,
       for (uint32_t e = d; e < d + 8; e++)
         if (acc[e] >= cut)
           cut = offer_at(q, p, part, base, e);
-    _mm_storeu_pd(acc + d, z);
-    _mm_storeu_pd(acc + d + 2, z);
-    _mm_storeu_pd(acc + d + 4, z);
-    _mm_storeu_pd(acc + d + 6, z);
   }
 #endif
-  for (; d < len; d++) {
+  for (; d < len; d++)
     if (acc[d] >= cut)
       cut = offer_at(q, p, part, base, d);
-    acc[d] = 0;
-  }
 }
 
 /* Part p, window by window. cu: per qterm, its cursor in c or -1. */
@@ -259,8 +270,9 @@ static void search_part(query *q, const lex_part *p, int part, cur *c, int nc,
         continue;
       }
     }
-    window_scores(q, p, c, cu, nc, base, end);
-    window_offer(q, p, part, base, end - base);
+    uint32_t lo, hi;
+    window_scores(q, p, c, cu, nc, base, end, &lo, &hi);
+    window_offer(q, p, part, base, lo, hi);
   }
 }
 
@@ -311,7 +323,7 @@ rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
     return RAG_OK;
   if ((uint64_t)k_max > (uint64_t)x->nrow)
     k_max = (size_t)x->nrow;
-  /* acc must start zero; the rest is written before it is read. */
+  /* Written before it is read (acc: window_scores clears what it uses). */
   query *q = malloc(sizeof(*q));
   qterm *qt = calloc((size_t)ntok, sizeof(*qt));
   int *phrase = calloc((size_t)ntok, sizeof(*phrase));
@@ -320,7 +332,6 @@ rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
   int *cu = malloc((size_t)ntok * sizeof(*cu));
   rag_status s = RAG_OK;
   if (q) {
-    memset(q->acc, 0, sizeof(q->acc));
     q->n = 0;
     q->x = x;
     q->visited = 0;

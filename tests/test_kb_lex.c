@@ -7,7 +7,9 @@
 ** after deletes, replacements and chunk-id reuse; old indexes stay valid
 ** snapshots; searches run on many threads at once. Built a second time
 ** as test_kb_lex_escapes, with kb_lex_seg.c allowed only 3 pair codes
-** (kb_lex_int.h's LEX_MAX_CODES), so most postings take the escape path.
+** (kb_lex_int.h's LEX_MAX_CODES), so most postings take the escape path,
+** and as test_kb_lex_windows, with kb_lex_search.c's windows of 256
+** chunks, so every search crosses many.
 **
 ** Divisions:
 **   1. Corpus: a skewed vocabulary, documents, the KB's own totals
