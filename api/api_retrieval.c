@@ -63,12 +63,31 @@ static rag_status hit_docs(api_kb *k, const ret_hit *hits, size_t n,
 /* JSON text as cJSON 1.7.15 prints it (print_string_ptr): '"', '\\' and
 ** \b \f \n \r \t escaped by name, other bytes under 32 as \u00xx, the
 ** rest (UTF-8 included) as is. Returns 0, or 1 when b could not grow. */
+/* Bytes of an 8-byte word that need an escape: below 32, '"' or '\\'
+** (the usual "has less" / "has zero" bit tricks; a borrow can flag a byte
+** above a flagged one, never a word with none). Chunk texts are kilobytes
+** of plain prose: skipping them a word at a time was ~3x the byte loop. */
+static int word_needs_escape(uint64_t w) {
+  const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+  uint64_t q = w ^ (ones * '"'), s = w ^ (ones * '\\');
+  uint64_t t = ((w - ones * 32) & ~w) | ((q - ones) & ~q) | ((s - ones) & ~s);
+  return (t & high) != 0;
+}
+
 static int json_str(rag_buf *b, const char *s) {
   static const char hex[] = "0123456789abcdef";
   if (rag_buf_putc(b, '"'))
     return 1;
   const unsigned char *p = (const unsigned char *)s, *run = p;
+  const unsigned char *end = p + strlen(s);
   for (;; p++) {
+    while (end - p >= 8) {
+      uint64_t w;
+      memcpy(&w, p, 8);
+      if (word_needs_escape(w))
+        break;
+      p += 8;
+    }
     unsigned char c = *p;
     if (c > 31 && c != '"' && c != '\\')
       continue;

@@ -1511,6 +1511,45 @@ TEST(retrieved_segment_reports_its_position_and_tokens_in_the_document) {
   srv_stop(&v);
 }
 
+/* The retrieve reply is written by hand (api_retrieval.c's json_str, which
+** skips plain text eight bytes at a time): each record's content must be
+** the bytes cJSON would print for it, whatever the alignment of the
+** quotes, backslashes, control bytes and UTF-8 around plain runs. */
+TEST(retrieved_text_is_escaped_exactly_as_cjson_prints_it) {
+  srv v;
+  srv_start(&v, NULL, 0);
+  char ds[40], batch[40], doc[40];
+  create_dataset(&v, "kb", ds);
+  static const char *const special[] = {
+      "\"", "\\", "\t", "\x01", "\x1f", "\xc3\xa9", "/", "\x7f", "\\\"", "\r"};
+  char text[4096];
+  size_t len = (size_t)snprintf(text, sizeof(text), "xylophonist ");
+  for (int i = 0; i < 60; i++) {
+    for (int j = 0; j < i % 11; j++)
+      text[len++] = (char)('a' + (i + j) % 26);
+    len +=
+        (size_t)snprintf(text + len, sizeof(text) - len, "%s", special[i % 10]);
+  }
+  text[len] = 0;
+  add_text(&v, ds, "esc.txt", text, NULL, batch, doc);
+  wait_done(&v, ds, batch);
+  resp r = retrieve(&v, ds, "xylophonist", "full_text_search", ADMIN);
+  ASSERT_EQ(r.status, 200);
+  const cJSON *seg = cJSON_GetObjectItem(
+      cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "records"), 0), "segment");
+  const char *content = jstr(seg, "content");
+  ASSERT(content);
+  ASSERT(strchr(content, '"') && strchr(content, '\\'));
+  cJSON *one = cJSON_CreateString(content);
+  char *printed = cJSON_PrintUnformatted(one);
+  ASSERT(printed);
+  ASSERT_CONTAINS(r.body, printed);
+  free(printed);
+  cJSON_Delete(one);
+  resp_free(&r);
+  srv_stop(&v);
+}
+
 #define TESTS(X)                                                               \
   X(datasets_can_be_created_listed_fetched_and_deleted)                        \
   X(text_document_is_indexed_then_found_by_every_search_method)                \
@@ -1526,5 +1565,6 @@ TEST(retrieved_segment_reports_its_position_and_tokens_in_the_document) {
   X(dify_registers_ragd_as_external_knowledge_and_retrieves_from_it)           \
   X(full_ingest_queue_refuses_uploads_with_429_and_keeps_deletes_in_order)     \
   X(document_pages_keywords_and_order_survive_a_restart)                       \
-  X(retrieved_segment_reports_its_position_and_tokens_in_the_document)
+  X(retrieved_segment_reports_its_position_and_tokens_in_the_document)         \
+  X(retrieved_text_is_escaped_exactly_as_cjson_prints_it)
 TEST_MAIN(TESTS)
