@@ -60,9 +60,6 @@ static rag_status hit_docs(api_kb *k, const ret_hit *hits, size_t n,
 
 /* ---- Dify Knowledge API: retrieve ---- */
 
-/* JSON text as cJSON 1.7.15 prints it (print_string_ptr): '"', '\\' and
-** \b \f \n \r \t escaped by name, other bytes under 32 as \u00xx, the
-** rest (UTF-8 included) as is. Returns 0, or 1 when b could not grow. */
 /* Bytes of an 8-byte word that need an escape: below 32, '"' or '\\'
 ** (the usual "has less" / "has zero" bit tricks; a borrow can flag a byte
 ** above a flagged one, never a word with none). Chunk texts are kilobytes
@@ -74,6 +71,9 @@ static int word_needs_escape(uint64_t w) {
   return (t & high) != 0;
 }
 
+/* JSON text as cJSON 1.7.15 prints it (print_string_ptr): '"', '\\' and
+** \b \f \n \r \t escaped by name, other bytes under 32 as \u00xx, the
+** rest (UTF-8 included) as is. Returns 0, or 1 when b could not grow. */
 static int json_str(rag_buf *b, const char *s) {
   static const char hex[] = "0123456789abcdef";
   if (rag_buf_putc(b, '"'))
