@@ -487,6 +487,28 @@ static int embed_one(scratch *sc, const char *text, emb_kind kind, float *row) {
   return 0;
 }
 
+/* Embeds this thread's share of texts[0..n) into their rows of vecs (the
+** whole range outside a parallel region). 1 when out of memory. */
+static int embed_share(const hash_emb *e, const char *const *texts, size_t n,
+                       emb_kind kind, float *vecs) {
+  scratch sc = {0};
+  sc.e = e;
+  sc.acc = malloc((size_t)e->dim * sizeof(double));
+  int failed = sc.acc == NULL;
+#pragma omp for schedule(dynamic)
+  for (long long i = 0; i < (long long)n; i++) {
+    if (failed)
+      continue;
+    if (embed_one(&sc, texts[i], kind, vecs + (size_t)i * (size_t)e->dim))
+      failed = 1;
+  }
+  free(sc.acc);
+  free(sc.chars);
+  free(sc.t);
+  free(sc.f);
+  return failed;
+}
+
 static rag_status hash_embed(emb_provider *p, const char *const *texts,
                              size_t n, emb_kind kind, float *vecs,
                              rag_err *err) {
@@ -495,29 +517,19 @@ static rag_status hash_embed(emb_provider *p, const char *const *texts,
   /* Each text is one iteration, computed start to finish by one thread
   ** into its own row: no reduction crosses threads, so the output is the
   ** same for every thread count and schedule. A single text (a query)
-  ** stays on the calling thread: waking the team costs more than the
-  ** work, and its spinning threads would compete with FAISS's. */
-#pragma omp parallel if (n > 1)
-  {
-    scratch sc = {0};
-    sc.e = e;
-    sc.acc = malloc((size_t)e->dim * sizeof(double));
-    int mine = sc.acc == NULL;
-#pragma omp for schedule(dynamic)
-    for (long long i = 0; i < (long long)n; i++) {
-      if (mine)
-        continue;
-      if (embed_one(&sc, texts[i], kind, vecs + (size_t)i * (size_t)e->dim))
-        mine = 1;
-    }
-    if (mine) {
+  ** does not enter a parallel region at all: even `if (0)` runs libgomp's
+  ** team start and end, two futex wake-ups (system calls) per query, and
+  ** a team's spinning threads would compete with FAISS's. */
+  if (n <= 1) {
+    failed = embed_share(e, texts, n, kind, vecs);
+  } else {
+#pragma omp parallel
+    {
+      if (embed_share(e, texts, n, kind, vecs)) {
 #pragma omp atomic write
-      failed = 1;
+        failed = 1;
+      }
     }
-    free(sc.acc);
-    free(sc.chars);
-    free(sc.t);
-    free(sc.f);
   }
   if (failed)
     return rag_fail(err, RAG_NOMEM,

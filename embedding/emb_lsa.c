@@ -343,32 +343,45 @@ static void embed_one(const lsa_emb *e, const fscratch *s, double *acc,
   normalize(acc, e->k, row);
 }
 
+/* Embeds this thread's share of texts[0..n) into their rows of vecs (the
+** whole range outside a parallel region). 1 when out of memory. */
+static int lsa_share(const lsa_emb *e, const char *const *texts, size_t n,
+                     float *vecs) {
+  fscratch s = {0};
+  s.w_bigram = e->w_bigram;
+  double *acc = malloc((size_t)e->k * sizeof(double));
+  int failed = acc == NULL;
+#pragma omp for schedule(dynamic)
+  for (long long i = 0; i < (long long)n; i++) {
+    if (failed)
+      continue;
+    if (text_feats(&s, texts[i]))
+      failed = 1;
+    else
+      embed_one(e, &s, acc, vecs + (size_t)i * (size_t)e->k);
+  }
+  free(acc);
+  free(s.f);
+  return failed;
+}
+
 static rag_status lsa_embed(emb_provider *p, const char *const *texts, size_t n,
                             emb_kind kind, float *vecs, rag_err *err) {
   (void)kind; /* documents and queries are projected alike */
   const lsa_emb *e = (const lsa_emb *)p;
   int failed = 0;
-#pragma omp parallel if (n > 1)
-  {
-    fscratch s = {0};
-    s.w_bigram = e->w_bigram;
-    double *acc = malloc((size_t)e->k * sizeof(double));
-    int mine = acc == NULL;
-#pragma omp for schedule(dynamic)
-    for (long long i = 0; i < (long long)n; i++) {
-      if (mine)
-        continue;
-      if (text_feats(&s, texts[i]))
-        mine = 1;
-      else
-        embed_one(e, &s, acc, vecs + (size_t)i * (size_t)e->k);
-    }
-    if (mine) {
+  /* A single text (a query) stays out of any parallel region: libgomp's
+  ** team start and end cost two futex system calls even under `if (0)`. */
+  if (n <= 1) {
+    failed = lsa_share(e, texts, n, vecs);
+  } else {
+#pragma omp parallel
+    {
+      if (lsa_share(e, texts, n, vecs)) {
 #pragma omp atomic write
-      failed = 1;
+        failed = 1;
+      }
     }
-    free(acc);
-    free(s.f);
   }
   if (failed)
     return rag_fail(err, RAG_NOMEM,
