@@ -213,10 +213,13 @@ static const char *const kb_sql[KB_ST_COUNT_] = {
         " FROM documents d ORDER BY d.id",
     [KB_ST_DOC_TEXTS] =
         "SELECT text FROM chunks WHERE doc_id = ?1 ORDER BY ord",
+    /* ?1 a JSON array of chunk ids; j.key the position of each. CROSS
+    ** JOIN keeps json_each outermost: one rowid lookup per id. */
     [KB_ST_CHUNK_GET] =
-        "SELECT c.id, c.doc_id, c.ord, c.ntokens, c.start, c.\"end\", c.text,"
-        " c.heading, d.title, d.source, d.meta"
-        " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?1",
+        "SELECT j.key, c.id, c.doc_id, c.ord, c.ntokens, c.start, c.\"end\","
+        " c.text, c.heading, d.title, d.source, d.meta"
+        " FROM json_each(?1) j CROSS JOIN chunks c ON c.id = j.value"
+        " CROSS JOIN documents d ON d.id = c.doc_id",
     [KB_ST_META_GET] = "SELECT value, gen FROM meta WHERE key = ?1",
     [KB_ST_META_PUT] = "INSERT INTO meta(key, value, gen) VALUES (?1, ?2, ?3)"
                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"

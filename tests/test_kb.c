@@ -173,6 +173,75 @@ TEST(put_then_get_round_trips_every_document_field) {
   kb_close(k);
 }
 
+/* kb_chunks_get reads a batch in one statement run (a JSON array of ids):
+** each position gets its own id's row, in the caller's order, for a batch
+** larger than any caller's, with repeats, unknown ids, negative ids and
+** the extremes of int64 among them. */
+TEST(chunks_get_fills_every_position_of_a_large_batch_in_order) {
+  rag_err err;
+  kb *k = open_kb(&err);
+  static const char *const t1[] = {"alpha one", "alpha two", "alpha three"};
+  static const char *const t2[] = {"beta one", "beta two"};
+  int64_t a_ids[3], b_ids[2];
+  put_texts(k, "/a", t1, 3, 0, 0, a_ids, NULL, NULL);
+  put_texts(k, "/b", t2, 2, 0, 0, b_ids, NULL, NULL);
+  enum { N = 700 };
+  int64_t *want = malloc(N * sizeof(*want));
+  kb_chunk_row *rows = malloc(N * sizeof(*rows));
+  int *fnd = malloc(N * sizeof(*fnd));
+  ASSERT(want && rows && fnd);
+  for (int i = 0; i < N; i++) {
+    switch (i % 7) {
+    case 0:
+      want[i] = a_ids[i % 3];
+      break;
+    case 1:
+      want[i] = b_ids[i % 2];
+      break;
+    case 2:
+      want[i] = 1000000 + i;
+      break;
+    case 3:
+      want[i] = -i;
+      break;
+    case 4:
+      want[i] = INT64_MAX;
+      break;
+    case 5:
+      want[i] = INT64_MIN;
+      break;
+    default:
+      want[i] = a_ids[2];
+      break;
+    }
+  }
+  rag_arena *a = rag_arena_new(0);
+  ASSERT_OK(kb_chunks_get(k, want, N, a, rows, fnd, &err), &err);
+  for (int i = 0; i < N; i++) {
+    const char *text = NULL;
+    for (int j = 0; j < 3; j++)
+      if (want[i] == a_ids[j])
+        text = t1[j];
+    for (int j = 0; j < 2; j++)
+      if (want[i] == b_ids[j])
+        text = t2[j];
+    ASSERT_EQ(fnd[i], text != NULL);
+    if (text) {
+      ASSERT_EQ(rows[i].id, want[i]);
+      ASSERT_STR_EQ(rows[i].text, text);
+      ASSERT_STR_EQ(rows[i].source,
+                    want[i] == b_ids[0] || want[i] == b_ids[1] ? "/b" : "/a");
+    } else {
+      ASSERT(rows[i].text == NULL);
+    }
+  }
+  rag_arena_free(a);
+  free(want);
+  free(rows);
+  free(fnd);
+  kb_close(k);
+}
+
 TEST(missing_meta_json_is_stored_as_an_empty_object) {
   rag_err err;
   kb *k = open_kb(&err);
@@ -959,6 +1028,7 @@ TEST(fts_search_ranks_better_matches_first_and_honours_k) {
 
 #define TESTS(X)                                                               \
   X(put_then_get_round_trips_every_document_field)                             \
+  X(chunks_get_fills_every_position_of_a_large_batch_in_order)                 \
   X(missing_meta_json_is_stored_as_an_empty_object)                            \
   X(doc_list_returns_all_documents_in_id_order)                                \
   X(replace_removes_old_chunks_fts_rows_and_embeddings)                        \
