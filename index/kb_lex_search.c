@@ -96,10 +96,12 @@ static int64_t lhit_id(const query *q, const lhit *h) {
 
 /* kb_hit_better for lhits: the higher score, then the smaller chunk id. */
 static int lhit_better(const query *q, const lhit *a, const lhit *b) {
+  /* One part (the usual case): flags, not branches; which child is
+  ** better is a coin toss in a heap, a mispredicted jump each time. */
+  if (a->part == b->part) /* a segment numbers its chunks in id order */
+    return (a->score > b->score) | ((a->score == b->score) & (a->d < b->d));
   if (a->score != b->score)
     return a->score > b->score;
-  if (a->part == b->part)
-    return a->d < b->d; /* a segment numbers its chunks in id order */
   return lhit_id(q, a) < lhit_id(q, b);
 }
 
@@ -111,8 +113,8 @@ static void sift_down(query *q, lhit x) {
     size_t c = 2 * i + 1;
     if (c >= q->n)
       break;
-    if (c + 1 < q->n && lhit_better(q, &h[c], &h[c + 1]))
-      c++;
+    if (c + 1 < q->n)
+      c += (size_t)lhit_better(q, &h[c], &h[c + 1]);
     if (!lhit_better(q, &x, &h[c]))
       break;
     h[i] = h[c];
