@@ -242,6 +242,16 @@ static void window_scores(query *q, const lex_part *p, cur *c, const int *cu,
   }
 }
 
+/* The least score worth offering now: the k-th score so far or the
+** window's floor, whichever is higher, and above 0 (a chunk the query's
+** words miss scores 0 and is never offered). */
+static double cut_now(const query *q) {
+  double l = heap_min(q);
+  if (q->floor > l)
+    l = q->floor;
+  return l > 0 ? l : DBL_TRUE_MIN; /* a > 0 <=> a >= DBL_TRUE_MIN */
+}
+
 /* Offers chunk base + e of part p (score acc[e]) unless deleted; returns
 ** the new cut, the least score worth offering. */
 static double offer_at(query *q, const lex_part *p, int part, uint32_t base,
@@ -250,10 +260,7 @@ static double offer_at(query *q, const lex_part *p, int part, uint32_t base,
     q->visited++;
     offer(q, (lhit){q->acc[e], base + e, part});
   }
-  double l = heap_min(q);
-  if (q->floor > l)
-    l = q->floor;
-  return l > 0 ? l : DBL_TRUE_MIN; /* a > 0 <=> a >= DBL_TRUE_MIN */
+  return cut_now(q);
 }
 
 /* The k-th largest of v[0..n), 1 <= k <= n (v is reordered): Hoare's
@@ -328,10 +335,7 @@ static double window_floor(query *q, const lex_part *p, uint32_t d,
 static void window_offer(query *q, const lex_part *p, int part, uint32_t base,
                          uint32_t d, uint32_t len) {
   q->floor = window_floor(q, p, d, len);
-  double l = heap_min(q), *acc = q->acc;
-  if (q->floor > l)
-    l = q->floor;
-  double cut = l > 0 ? l : DBL_TRUE_MIN;
+  double *acc = q->acc, cut = cut_now(q);
 #ifdef __SSE2__
   for (; d + 8 <= len; d += 8) {
     __m128d vc = _mm_set1_pd(cut);
