@@ -163,14 +163,20 @@ static void cur_seek(cur *c, uint32_t x) {
 }
 
 /* The largest approximate score any chunk of [c's position, end) can get
-** from c: the largest block maximum among the blocks there. */
+** from c: the largest block maximum among the blocks that start before
+** end. Those are the blocks that end before it, found by their `last`
+** alone, and at most one more that straddles end: only that one may need
+** its first chunk read. Reading every block's first chunk, 256 bytes apart,
+** was a cache miss per block (~9% of kb_lex_topk in a server profile). */
 static double window_max(const cur *c, uint32_t end) {
   double m = 0;
   size_t nb = (c->n + KB_LEX_BLOCK - 1) / KB_LEX_BLOCK;
-  for (size_t b = c->i / KB_LEX_BLOCK; b < nb && c->doc[b * KB_LEX_BLOCK] < end;
-       b++)
+  size_t b = c->i / KB_LEX_BLOCK;
+  for (; b < nb && c->blk[b].last < end; b++)
     if (c->blk[b].maxh > m)
       m = c->blk[b].maxh;
+  if (b < nb && c->blk[b].maxh > m && c->doc[b * KB_LEX_BLOCK] < end)
+    m = c->blk[b].maxh; /* maxh first: the read of doc is a likely miss */
   return m * c->scale;
 }
 
