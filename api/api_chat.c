@@ -331,22 +331,13 @@ cJSON *api_answer_usage(api_answer *j) {
   return u;
 }
 
-/* A stable uuid-shaped id for a chunk of a dataset (as api_retrieval.c). */
-static void segment_id(const char *ds, int64_t chunk, char out[40]) {
-  char in[80], hex[65];
-  int n = snprintf(in, sizeof(in), "%s:%lld", ds, (long long)chunk);
-  rag_sha256_hex(in, (size_t)n, hex);
-  snprintf(out, 40, "%.8s-%.4s-5%.3s-a%.3s-%.12s", hex, hex + 8, hex + 12,
-           hex + 16, hex + 20);
-}
-
 cJSON *api_answer_resources(api_answer *j) {
   cJSON *arr = cJSON_CreateArray();
   for (size_t i = 0; i < j->po.nsources; i++) {
     const ret_hit *h = &j->hits[j->po.source_rank[i]];
     char doc[40] = "", sid[40];
     api_doc_id_any(h->source, doc);
-    segment_id(j->ds_id, h->chunk_id, sid);
+    api_segment_id(j->ds_id, h->chunk_id, sid);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "position", j->po.sources[i].index);
     cJSON_AddStringToObject(o, "dataset_id", j->ds_id);

@@ -165,6 +165,9 @@ int api_doc_id_of(const char *source, char out[40]);
 /* The document id of any chunk source: ours (api_doc_id_of), else a
 ** watched file's, derived from its path. */
 void api_doc_id_any(const char *source, char out[40]);
+/* A stable uuid-shaped id for chunk `chunk` of dataset ds: the segment
+** ids of /retrieve and of chat citations. */
+void api_segment_id(const char *ds, int64_t chunk, char out[40]);
 /* A fresh uuid v4 (from getrandom). */
 void api_uuid4(char out[40]);
 int api_is_uuid(const char *s);

@@ -87,13 +87,42 @@ int api_doc_id_of(const char *source, char out[40]) {
   return api_is_uuid(out);
 }
 
+/* hex as "8-4-5xxx-Vxxx-12" (a name-based uuid's shape, variant V). */
+static void uuid_shape(const char hex[65], char v, char out[40]) {
+  memcpy(out, hex, 8);
+  out[8] = '-';
+  memcpy(out + 9, hex + 8, 4);
+  memcpy(out + 13, "-5", 2);
+  memcpy(out + 15, hex + 12, 3);
+  out[18] = '-';
+  out[19] = v;
+  memcpy(out + 20, hex + 16, 3);
+  out[23] = '-';
+  memcpy(out + 24, hex + 20, 12);
+  out[36] = '\0';
+}
+
+/* The bytes are snprintf's "%s:%lld" into 80 (the digest input of every
+** id handed out so far); written by hand because replies make one per
+** hit and snprintf twice cost more than the SHA-256. */
+void api_segment_id(const char *ds, int64_t chunk, char out[40]) {
+  char in[80 + 21], hex[65];
+  size_t n = strlen(ds);
+  if (n > 79)
+    n = 79;
+  memcpy(in, ds, n);
+  in[n++] = ':';
+  n += rag_fmt_i64(in + n, chunk);
+  rag_sha256_hex(in, n < 79 ? n : 79, hex);
+  uuid_shape(hex, 'a', out);
+}
+
 void api_doc_id_any(const char *source, char out[40]) {
   if (api_doc_id_of(source, out))
     return;
   char hex[65]; /* a watched file: a stable id from its path */
   rag_sha256_hex(source ? source : "", source ? strlen(source) : 0, hex);
-  snprintf(out, 40, "%.8s-%.4s-5%.3s-b%.3s-%.12s", hex, hex + 8, hex + 12,
-           hex + 16, hex + 20);
+  uuid_shape(hex, 'b', out);
 }
 
 static int rm_cb(const char *p, const struct stat *st, int flag,

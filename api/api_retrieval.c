@@ -23,15 +23,6 @@
 #define OVERFETCH 5 /* x top_k when a metadata condition filters */
 #define MAX_FETCH 500
 
-/* A stable uuid-shaped id for a chunk of a dataset. */
-static void segment_id(const char *ds, int64_t chunk, char out[40]) {
-  char in[80], hex[65];
-  int n = snprintf(in, sizeof(in), "%s:%lld", ds, (long long)chunk);
-  rag_sha256_hex(in, (size_t)n, hex);
-  snprintf(out, 40, "%.8s-%.4s-5%.3s-a%.3s-%.12s", hex, hex + 8, hex + 12,
-           hex + 16, hex + 20);
-}
-
 /* The documents of hits[0..n): (*out)[i], or NULL for a chunk that is not
 ** an uploaded or watched document's. One lookup per hit under the
 ** dataset's lock (api_kb_docs_of), not a copy of the whole document list
@@ -151,7 +142,7 @@ static int json_num(rag_buf *b, double d) {
   if (!fin) {
     snprintf(t, sizeof(t), "null");
   } else if (d == (double)iv) {
-    snprintf(t, sizeof(t), "%d", iv);
+    return rag_buf_put_i64(b, iv) != RAG_OK; /* "%d" by hand: 3 a hit */
   } else {
     snprintf(t, sizeof(t), "%1.15g", d);
     double back = strtod(t, NULL);
@@ -298,7 +289,7 @@ int api_h_retrieve(api_req *r) {
     const api_doc_info *d = docs[i];
     const char *text = h->text ? h->text : "";
     char sid[40];
-    segment_id(r->params[0], h->chunk_id, sid);
+    api_segment_id(r->params[0], h->chunk_id, sid);
     bad |= rag_buf_puts(&o, i ? ",{\"segment\":{\"id\":"
                               : "{\"segment\":{\"id\":") != RAG_OK;
     bad |= json_str(&o, sid);

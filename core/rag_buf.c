@@ -68,6 +68,25 @@ rag_status rag_buf_putc(rag_buf *b, char c) {
   return rag_buf_append(b, &c, 1);
 }
 
+size_t rag_fmt_i64(char *out, int64_t v) {
+  char t[20];
+  size_t n = 0, len = 0;
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do
+    t[n++] = (char)('0' + u % 10);
+  while ((u /= 10) != 0);
+  if (v < 0)
+    out[len++] = '-';
+  while (n)
+    out[len++] = t[--n];
+  return len;
+}
+
+rag_status rag_buf_put_i64(rag_buf *b, int64_t v) {
+  char t[20];
+  return rag_buf_append(b, t, rag_fmt_i64(t, v));
+}
+
 rag_status rag_buf_printf(rag_buf *b, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -5,6 +5,7 @@
 #include "tests/test.h"
 
 #include "api/api.h"
+#include "api/api_int.h"
 #include "core/rag_cfg.h"
 #include "core/rag_hash.h"
 #include "tests/fake_http.h"
@@ -1550,7 +1551,26 @@ TEST(retrieved_text_is_escaped_exactly_as_cjson_prints_it) {
   srv_stop(&v);
 }
 
+/* Segment ids are name-based: sha256("<dataset>:<chunk>") shaped as a
+** uuid, byte for byte what every earlier version handed out (snprintf's
+** formula below), so clients that stored them keep finding them. */
+TEST(segment_ids_stay_the_sha256_of_dataset_and_chunk) {
+  const char *ds[] = {"4331a4b3-4659-40da-bbcd-6aa1c41fb9fe", "kb", ""};
+  const int64_t chunk[] = {0, 1, 106344, -5, INT64_MAX, INT64_MIN};
+  for (size_t i = 0; i < sizeof(ds) / sizeof(ds[0]); i++)
+    for (size_t j = 0; j < sizeof(chunk) / sizeof(chunk[0]); j++) {
+      char in[80], hex[65], want[40], got[40];
+      int n = snprintf(in, sizeof(in), "%s:%lld", ds[i], (long long)chunk[j]);
+      rag_sha256_hex(in, (size_t)n, hex);
+      snprintf(want, 40, "%.8s-%.4s-5%.3s-a%.3s-%.12s", hex, hex + 8, hex + 12,
+               hex + 16, hex + 20);
+      api_segment_id(ds[i], chunk[j], got);
+      ASSERT_STR_EQ(got, want);
+    }
+}
+
 #define TESTS(X)                                                               \
+  X(segment_ids_stay_the_sha256_of_dataset_and_chunk)                          \
   X(datasets_can_be_created_listed_fetched_and_deleted)                        \
   X(text_document_is_indexed_then_found_by_every_search_method)                \
   X(multipart_uploads_of_markdown_and_pdf_are_indexed_and_big_ones_get_413)    \

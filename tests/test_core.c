@@ -9,6 +9,7 @@
 #include "core/rag_sort.h"
 
 #include <math.h>
+#include <stdio.h>
 
 TEST(rag_fail_keeps_the_first_failure) {
   rag_err e;
@@ -33,6 +34,25 @@ TEST(buf_refuses_to_grow_past_its_cap) {
   ASSERT_EQ(rag_buf_putc(&b, '9'), RAG_TOOBIG);
   ASSERT_EQ(b.len, 8);
   ASSERT_STR_EQ(b.data, "12345678");
+  rag_buf_free(&b);
+}
+
+TEST(fmt_i64_prints_what_printf_prints) {
+  const int64_t v[] = {0,         1,         -1,       9,           10,
+                       -10,       99999,     1000000,  INT32_MAX,   INT32_MIN,
+                       INT64_MAX, INT64_MIN, -4096123, 7000000000LL};
+  for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+    char want[32], got[32];
+    snprintf(want, sizeof(want), "%lld", (long long)v[i]);
+    size_t n = rag_fmt_i64(got, v[i]);
+    got[n] = '\0';
+    ASSERT_STR_EQ(got, want);
+  }
+  rag_buf b;
+  rag_buf_init(&b, 0);
+  ASSERT_EQ(rag_buf_puts(&b, "n="), RAG_OK);
+  ASSERT_EQ(rag_buf_put_i64(&b, -42), RAG_OK);
+  ASSERT_STR_EQ(b.data, "n=-42");
   rag_buf_free(&b);
 }
 
@@ -170,6 +190,7 @@ TEST(sort_keys_order_ids_ascending_and_scores_descending) {
   X(rag_fail_keeps_the_first_failure)                                          \
   X(rag_fail_message_is_one_line)                                              \
   X(buf_refuses_to_grow_past_its_cap)                                          \
+  X(fmt_i64_prints_what_printf_prints)                                         \
   X(arena_respects_cap_and_alignment)                                          \
   X(sha256_matches_known_vectors)                                              \
   X(hash64_is_stable_across_runs)                                              \
