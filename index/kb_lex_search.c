@@ -80,6 +80,7 @@ typedef struct query {
   size_t n;
   int64_t visited;
   double floor;        /* a lower bound of the final k-th score, or 0 */
+  uint32_t clo, chi;   /* acc[clo..chi) is all zeros (window_offer) */
   double acc[LEX_WIN]; /* the window's scores (see window_scores) */
 } query;
 
@@ -205,7 +206,9 @@ static void scatter_coded(double *acc, const uint32_t *doc,
 ** p's table by the posting's pair code. Returns the span [*lo, *hi) of
 ** window offsets its postings touch, zeroed first (acc's other entries
 ** are stale and never read); *lo == *hi when none: a query of rare words
-** then neither clears nor scans the windows they miss. */
+** then neither clears nor scans the windows they miss. Only the part of
+** the span outside the zeros that the last window_offer left is cleared:
+** after a query's first window that is usually nothing. */
 static void window_scores(query *q, const lex_part *p, cur *c, const int *cu,
                           int nc, uint32_t base, uint32_t end, uint32_t *lo,
                           uint32_t *hi) {
@@ -226,7 +229,20 @@ static void window_scores(query *q, const lex_part *p, cur *c, const int *cu,
   *lo = a - base;
   *hi = b - base;
   double *acc = q->acc;
-  memset(acc + *lo, 0, (size_t)(*hi - *lo) * sizeof(*acc));
+  if (*hi <= q->clo || *lo >= q->chi) {
+    memset(acc + *lo, 0, (size_t)(*hi - *lo) * sizeof(*acc));
+    q->clo = *lo;
+    q->chi = *hi;
+  } else {
+    if (*lo < q->clo) {
+      memset(acc + *lo, 0, (size_t)(q->clo - *lo) * sizeof(*acc));
+      q->clo = *lo;
+    }
+    if (*hi > q->chi) {
+      memset(acc + q->chi, 0, (size_t)(*hi - q->chi) * sizeof(*acc));
+      q->chi = *hi;
+    }
+  }
   const double *xt = p->xtab;
   const uint32_t *len = p->seg->len;
   for (int j = 0; j < q->nphrase; j++) {
@@ -337,7 +353,9 @@ static double window_floor(query *q, const lex_part *p, uint32_t d,
 }
 
 /* Offers the live chunks of window offsets [d, len) with a score >= L to
-** the k-heap. Most chunks are ruled out eight at a time. */
+** the k-heap, and zeros their scores behind it: acc[clo..chi) stays all
+** zeros for the next window, which saves its clearing pass. Most chunks
+** are ruled out eight at a time. */
 static void window_offer(query *q, const lex_part *p, int part, uint32_t base,
                          uint32_t d, uint32_t len) {
   q->floor = window_floor(q, p, d, len);
@@ -354,11 +372,18 @@ static void window_offer(query *q, const lex_part *p, int part, uint32_t base,
       for (uint32_t e = d; e < d + 8; e++)
         if (acc[e] >= cut)
           cut = offer_at(q, p, part, base, e);
+    __m128d z = _mm_setzero_pd();
+    _mm_storeu_pd(acc + d, z);
+    _mm_storeu_pd(acc + d + 2, z);
+    _mm_storeu_pd(acc + d + 4, z);
+    _mm_storeu_pd(acc + d + 6, z);
   }
 #endif
-  for (; d < len; d++)
+  for (; d < len; d++) {
     if (acc[d] >= cut)
       cut = offer_at(q, p, part, base, d);
+    acc[d] = 0;
+  }
 }
 
 /* Part p, window by window. cu: per qterm, its cursor in c or -1. */
@@ -446,6 +471,7 @@ rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
     q->x = x;
     q->visited = 0;
     q->floor = 0;
+    q->clo = q->chi = 0;
     q->heap = malloc(k_max * sizeof(*q->heap));
   }
   if (!q || !qt || !phrase || !tix || !c || !cu || !q->heap)
