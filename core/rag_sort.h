@@ -19,7 +19,8 @@ typedef struct rag_keyed {
   uint32_t idx; /* the caller's: usually the entry's input position */
 } rag_keyed;
 
-/* Sorts v[0..n) by key ascending, stably; tmp holds n entries of scratch. */
+/* Sorts v[0..n) by key ascending, stably; tmp holds n entries of scratch.
+** n must be below 2^32, as idx is (the counts are 32-bit). */
 void rag_sort_keyed(rag_keyed *v, size_t n, rag_keyed *tmp);
 
 /* Keys in the order of their argument: signed ids ascending, and doubles

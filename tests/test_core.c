@@ -157,20 +157,25 @@ static int keyed_cmp(const void *x, const void *y) {
 TEST(sort_keyed_is_stable_and_matches_qsort_on_every_size) {
   rag_keyed v[300], ref[300], tmp[300];
   uint64_t s = 7;
-  for (size_t n = 0; n <= 300; n += (n < 40 ? 1 : 37)) {
-    for (size_t i = 0; i < n; i++) {
-      s = s * 6364136223846793005u + 1442695040888963407u;
-      /* Few distinct keys: many ties, so stability is tested. */
-      v[i] = (rag_keyed){(s >> 33) % 13, (uint32_t)i};
-      ref[i] = v[i];
+  for (int wide = 0; wide < 2; wide++)
+    for (size_t n = 0; n <= 300; n += (n < 40 ? 1 : 37)) {
+      for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005u + 1442695040888963407u;
+        /* Few distinct keys: many ties, so stability is tested; the wide
+        ** ones differ in every byte (a radix sort's every pass). */
+        uint64_t k = (s >> 33) % 13;
+        if (wide)
+          k = (k + 1) * 0x9E3779B97F4A7C15u;
+        v[i] = (rag_keyed){k, (uint32_t)i};
+        ref[i] = v[i];
+      }
+      rag_sort_keyed(v, n, tmp);
+      qsort(ref, n, sizeof(*ref), keyed_cmp);
+      for (size_t i = 0; i < n; i++) {
+        ASSERT_EQ(v[i].key, ref[i].key);
+        ASSERT_EQ(v[i].idx, ref[i].idx);
+      }
     }
-    rag_sort_keyed(v, n, tmp);
-    qsort(ref, n, sizeof(*ref), keyed_cmp);
-    for (size_t i = 0; i < n; i++) {
-      ASSERT_EQ(v[i].key, ref[i].key);
-      ASSERT_EQ(v[i].idx, ref[i].idx);
-    }
-  }
 }
 
 TEST(sort_keys_order_ids_ascending_and_scores_descending) {
