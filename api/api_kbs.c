@@ -222,6 +222,7 @@ rag_status api_snap_open(const rag_cfg *cfg, const char *dir, int create,
     return rc;
   }
   rr_set_stats(s->rr, s->k->stats);
+  s->gen = prev ? prev->gen + 1 : 1;
   /* The in-memory full-text index, its unchanged segments shared with the
   ** previous snapshot's. Failing to make it costs speed, not results. */
   s->lex = ing_kb_lex(s->k, prev ? prev->lex : NULL);
@@ -302,6 +303,7 @@ static void kb_free(api_kb *k) {
   for (int i = 0; i < k->npool; i++)
     kb_close(k->pool[i]);
   free(k->pool);
+  free(k->pool_gen);
   rag_arena_free(k->wdocs_a);
   free(k->htab);
   while (k->docs) {
@@ -334,8 +336,10 @@ api_kb *api_kb_new(api_kbs *r, const char *id) {
   pthread_rwlock_init(&k->lock, NULL);
   pthread_mutex_init(&k->mu, NULL);
   k->pool = calloc((size_t)r->pool_max, sizeof(kb *));
+  k->pool_gen = calloc((size_t)r->pool_max, sizeof(uint64_t));
+  k->gen = 1; /* api_snap_open's gen for a first snapshot */
   k->dir = api_path2(r->dir, id);
-  if (!k->pool || !k->dir) {
+  if (!k->pool || !k->pool_gen || !k->dir) {
     kb_free(k);
     return NULL;
   }
@@ -382,9 +386,15 @@ void api_kb_recount(api_kb *k, kb *h) {
 
 /* ---- pooled SQLite handles and search ---- */
 
-static rag_status pool_get(api_kb *k, kb **out, rag_err *err) {
+static rag_status pool_get(api_kb *k, kb **out, uint64_t *gen, rag_err *err) {
   pthread_mutex_lock(&k->mu);
-  *out = k->npool ? k->pool[--k->npool] : NULL;
+  *out = NULL;
+  *gen = 0;
+  if (k->npool) {
+    k->npool--;
+    *out = k->pool[k->npool];
+    *gen = k->pool_gen[k->npool];
+  }
   pthread_mutex_unlock(&k->mu);
   if (*out)
     return RAG_OK;
@@ -393,9 +403,17 @@ static rag_status pool_get(api_kb *k, kb **out, rag_err *err) {
   return kb_open(k->dir, &o, out, err);
 }
 
-static void pool_put(api_kb *k, kb *h) {
+/* Back to the pool, keeping its read snapshot only while the one it was
+** taken for is still current (checked under mu, which api_kb_refresh
+** holds to advance gen, so no stale snapshot stays idle). */
+static void pool_put(api_kb *k, kb *h, uint64_t gen) {
   pthread_mutex_lock(&k->mu);
+  if (gen != k->gen) {
+    kb_read_release(h);
+    gen = 0;
+  }
   if (k->npool < k->reg->pool_max) {
+    k->pool_gen[k->npool] = gen;
     k->pool[k->npool++] = h;
     h = NULL;
   }
@@ -406,9 +424,10 @@ static void pool_put(api_kb *k, kb *h) {
 rag_status api_kb_search(api_kb *k, const ret_query *q, rag_arena *a,
                          ret_hit **hits, size_t *n, rag_err *err) {
   kb *h = NULL;
+  uint64_t gen = 0;
   *hits = NULL;
   *n = 0;
-  rag_status rc = pool_get(k, &h, err);
+  rag_status rc = pool_get(k, &h, &gen, err);
   if (rc)
     return rc;
   pthread_rwlock_rdlock(&k->lock);
@@ -416,6 +435,14 @@ rag_status api_kb_search(api_kb *k, const ret_query *q, rag_arena *a,
   if (!s) {
     rc = rag_fail(err, RAG_IO, "dataset %s is not open", k->id);
   } else {
+    /* Rows must be at least as new as the snapshot's indexes: a read
+    ** snapshot taken now, after s was swapped in, is; one taken while an
+    ** older s was current may not be. Without a hold, the row reads take
+    ** their own transactions, as correct and three system calls slower. */
+    if (gen != s->gen) {
+      kb_read_release(h);
+      gen = kb_read_hold(h, NULL) == RAG_OK ? s->gen : 0;
+    }
     ret_ctx c = {h, s->k->vec, s->k->emb, s->rr, s->lex};
     if (s->serial)
       pthread_mutex_lock(&s->mu);
@@ -424,7 +451,7 @@ rag_status api_kb_search(api_kb *k, const ret_query *q, rag_arena *a,
       pthread_mutex_unlock(&s->mu);
   }
   pthread_rwlock_unlock(&k->lock);
-  pool_put(k, h);
+  pool_put(k, h, rc ? 0 : gen); /* after a failure, a fresh start */
   return rc;
 }
 
@@ -526,6 +553,16 @@ void api_kb_refresh(api_kbs *r, api_kb *k) {
   old = k->snap;
   k->snap = ns;
   pthread_rwlock_unlock(&k->lock);
+  /* Idle handles drop their read snapshots of the old state: held, they
+  ** would keep the WAL from being checkpointed past it. Handles out in a
+  ** search drop theirs when they come back (pool_put). */
+  pthread_mutex_lock(&k->mu);
+  k->gen = ns->gen;
+  for (int i = 0; i < k->npool; i++) {
+    kb_read_release(k->pool[i]);
+    k->pool_gen[i] = 0;
+  }
+  pthread_mutex_unlock(&k->mu);
   api_snap_close(old);
 }
 

@@ -25,6 +25,7 @@ typedef struct doc_ent {
 } doc_ent;
 
 typedef struct snap {
+  uint64_t gen; /* 1 for a dataset's first, then +1 per swap */
   ing_kb *k;
   rr_provider *rr;
   kb_lex *lex;        /* full-text in memory (kb_lex.h), or NULL: FTS5 */
@@ -42,7 +43,12 @@ struct api_kb {
   pthread_rwlock_t lock; /* guards the snap pointer */
   snap *snap;
   pthread_mutex_t mu; /* pool, docs, counts */
+  /* Idle search handles. Each may hold a read snapshot (kb_read_hold)
+  ** taken while snapshot pool_gen[i] was current, 0 for none: a search
+  ** reuses it while that snapshot is still the current one (gen). */
   kb **pool;
+  uint64_t *pool_gen;
+  uint64_t gen; /* the current snap's gen, under mu */
   int npool;
   doc_ent *docs;
   /* docs by id (chained hash, under mu): the writer marks each job's

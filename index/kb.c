@@ -519,8 +519,10 @@ rag_status kb_chunks_get(kb *k, const int64_t *ids, size_t n, rag_arena *a,
   }
   json[len++] = ']';
   /* One read transaction: all rows come from the same snapshot even while
-  ** another connection replaces documents. */
-  rag_status s = kb_exec_st(k, KB_ST_BEGIN, err, "begin read");
+  ** another connection replaces documents. The caller's, when it has one
+  ** (kb_read_hold, or a writer's). */
+  int own = sqlite3_get_autocommit(k->db) != 0;
+  rag_status s = own ? kb_exec_st(k, KB_ST_BEGIN, err, "begin read") : RAG_OK;
   if (s) {
     free(json);
     return s;
@@ -564,11 +566,33 @@ rag_status kb_chunks_get(kb *k, const int64_t *ids, size_t n, rag_arena *a,
   free(json);
   if (!s && oom)
     s = rag_fail(err, RAG_NOMEM, "kb: chunks get: arena full");
-  if (!s)
+  if (own && !s)
     s = kb_exec_st(k, KB_ST_COMMIT, err, "end read");
-  if (s)
+  if (own && s)
     kb_rollback(k);
   return s;
+}
+
+rag_status kb_read_hold(kb *k, rag_err *err) {
+  if (!k)
+    return rag_fail(err, RAG_BADARG, "kb: read hold: NULL handle");
+  if (k->read_held)
+    return RAG_OK;
+  if (!sqlite3_get_autocommit(k->db))
+    return rag_fail(err, RAG_BADARG, "kb: read hold: a transaction is open");
+  rag_status s = kb_exec_st(k, KB_ST_BEGIN, err, "begin held read");
+  if (!s)
+    k->read_held = 1;
+  return s;
+}
+
+void kb_read_release(kb *k) {
+  if (!k || !k->read_held)
+    return;
+  k->read_held = 0;
+  if (!sqlite3_get_autocommit(k->db) &&
+      kb_exec_st(k, KB_ST_COMMIT, NULL, "end held read"))
+    kb_rollback(k);
 }
 
 /* The iterators prepare their own statement (kb_prepare) instead of using

@@ -708,14 +708,15 @@ rag_status kb_bm25_topk(kb *k, const char *const *terms, int nterms,
   }
   /* One snapshot for the statistics and the passes. Inside the caller's
   ** transaction, which may hold uncommitted chunks, the cache is bypassed
-  ** (the data version only moves at commit). */
+  ** (the data version only moves at commit); a held read (kb_read_hold)
+  ** writes nothing, so its cache stays good. */
   int own = sqlite3_get_autocommit(k->db) != 0;
   if (b->strategy == KB_FTS_PRUNED_NOCACHE)
     cache_clear(b);
   if (own)
     s = kb_exec_st(k, KB_ST_BEGIN, err, "begin");
   if (!s)
-    s = topk_search(k, b, terms, nterms, own, &t, err);
+    s = topk_search(k, b, terms, nterms, own || k->read_held, &t, err);
   if (own) {
     if (s)
       kb_rollback(k);

@@ -50,6 +50,7 @@ struct kb {
   int schema_version; /* PRAGMA user_version after migration */
   sqlite3_stmt *st[KB_ST_COUNT_];
   struct kb_bm25 *bm25; /* pruned top-k state (kb_bm25.c); NULL until used */
+  int read_held;        /* kb_read_hold's transaction is open */
 };
 
 /* Sets *st to the cached statement id, reset and with no bindings,

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1551,6 +1552,52 @@ TEST(retrieved_text_is_escaped_exactly_as_cjson_prints_it) {
   srv_stop(&v);
 }
 
+/* Searches keep a read snapshot on their pooled handles between requests
+** (kb_read_hold: no BEGIN/COMMIT per search). After an ingest commits,
+** an idle handle must let go of it: held, it keeps the WAL from being
+** checkpointed, and the WAL then grows with every batch. A TRUNCATE
+** checkpoint from another connection, with no busy wait, fails while any
+** reader still uses the WAL. */
+TEST(idle_search_handles_do_not_pin_the_wal_after_an_ingest) {
+  srv v;
+  srv_start(&v, NULL, 0);
+  char ds[40], batch[40], doc[40];
+  create_dataset(&v, "kb", ds);
+  add_text(&v, ds, "tea.txt", TEA, NULL, batch, doc);
+  wait_done(&v, ds, batch);
+  for (int i = 0; i < 8; i++) { /* every pooled handle takes a snapshot */
+    resp r = retrieve(&v, ds, "matcha tea", "hybrid_search", ADMIN);
+    ASSERT_EQ(r.status, 200);
+    resp_free(&r);
+  }
+  add_text(&v, ds, "rocket.txt", ROCKET, NULL, batch, doc);
+  wait_done(&v, ds, batch);
+  char path[4300];
+  snprintf(path, sizeof(path), "%s/data/%s/kb.sqlite", test_tmpdir(), ds);
+  sqlite3 *db = NULL;
+  ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  /* a first read opens the WAL (else the checkpoint reports -1 frames) */
+  ASSERT_EQ(sqlite3_exec(db, "SELECT count(*) FROM meta", NULL, NULL, NULL),
+            SQLITE_OK);
+  int nlog = -1, nckpt = -1;
+  int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                     &nlog, &nckpt);
+  if (rc != SQLITE_OK)
+    TEST_FAILF("checkpoint: %s (wal %d frames, %d copied)", sqlite3_errmsg(db),
+               nlog, nckpt);
+  ASSERT_EQ(nlog, 0); /* TRUNCATE leaves an empty WAL */
+  sqlite3_close(db);
+  /* and the searches still see the new document */
+  resp r = retrieve(&v, ds, "rocket", "full_text_search", ADMIN);
+  ASSERT_EQ(r.status, 200);
+  const cJSON *seg = cJSON_GetObjectItem(
+      cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "records"), 0), "segment");
+  ASSERT_STR_EQ(jstr(cJSON_GetObjectItem(seg, "document"), "name"),
+                "rocket.txt");
+  resp_free(&r);
+  srv_stop(&v);
+}
+
 /* Segment ids are name-based: sha256("<dataset>:<chunk>") shaped as a
 ** uuid, byte for byte what every earlier version handed out (snprintf's
 ** formula below), so clients that stored them keep finding them. */
@@ -1571,6 +1618,7 @@ TEST(segment_ids_stay_the_sha256_of_dataset_and_chunk) {
 
 #define TESTS(X)                                                               \
   X(segment_ids_stay_the_sha256_of_dataset_and_chunk)                          \
+  X(idle_search_handles_do_not_pin_the_wal_after_an_ingest)                    \
   X(datasets_can_be_created_listed_fetched_and_deleted)                        \
   X(text_document_is_indexed_then_found_by_every_search_method)                \
   X(multipart_uploads_of_markdown_and_pdf_are_indexed_and_big_ones_get_413)    \

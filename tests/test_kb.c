@@ -394,6 +394,40 @@ TEST(a_second_handle_sees_commits_of_the_first) {
   kb_close(k1);
 }
 
+/* kb_read_hold: one snapshot across calls, rows read inside it without a
+** nested BEGIN, and the writer's commits seen only after the release. */
+TEST(a_held_read_keeps_its_snapshot_until_released) {
+  rag_err err;
+  kb *w = open_kb(&err);
+  kb *r = open_kb(&err);
+  const char *t1[] = {"first version"}, *t2[] = {"second version"};
+  int64_t id1[1], id2[1];
+  put_texts(w, "a", t1, 1, 0, 0, id1, NULL, NULL);
+  ASSERT_OK(kb_read_hold(r, &err), &err);
+  ASSERT_OK(kb_read_hold(r, &err), &err); /* a second hold is a no-op */
+  rag_arena *a = rag_arena_new(1 << 20);
+  kb_chunk_row row;
+  int fnd = 0;
+  ASSERT_OK(kb_chunks_get(r, id1, 1, a, &row, &fnd, &err), &err);
+  ASSERT_EQ(fnd, 1);
+  put_texts(w, "b", t2, 1, 0, 0, id2, NULL, NULL); /* commits */
+  ASSERT_OK(kb_chunks_get(r, id2, 1, a, &row, &fnd, &err), &err);
+  ASSERT_EQ(fnd, 0); /* still the snapshot of the first read */
+  int64_t g;
+  ASSERT_OK(kb_generation(r, &g, &err), &err);
+  int64_t gw;
+  ASSERT_OK(kb_generation(w, &gw, &err), &err);
+  ASSERT(g < gw);
+  kb_read_release(r);
+  kb_read_release(r); /* nothing held: a no-op */
+  ASSERT_OK(kb_chunks_get(r, id2, 1, a, &row, &fnd, &err), &err);
+  ASSERT_EQ(fnd, 1);
+  ASSERT_STR_EQ(row.text, "second version");
+  rag_arena_free(a);
+  kb_close(r);
+  kb_close(w);
+}
+
 /* ---- reads through the memory map ---- */
 
 static int64_t mmap_size_of(kb *k) {
@@ -1036,6 +1070,7 @@ TEST(fts_search_ranks_better_matches_first_and_honours_k) {
   X(generation_increases_on_each_put_and_delete)                               \
   X(a_document_without_chunks_is_stored_and_checks_clean)                      \
   X(a_second_handle_sees_commits_of_the_first)                                 \
+  X(a_held_read_keeps_its_snapshot_until_released)                             \
   X(handles_map_the_database_unless_told_not_to)                               \
   X(a_mapped_reader_sees_rows_written_after_the_file_grew)                     \
   X(failed_put_with_missing_vectors_writes_nothing)                            \
