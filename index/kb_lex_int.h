@@ -79,6 +79,11 @@ typedef struct lex_seg {
   uint64_t nesc;  /* postings coded LEX_ESC */
   uint64_t *boff; /* nterm + 1: its blocks [boff[t], boff[t + 1]) */
   lex_blk *blk;
+  /* Terms by hash (open addressing, linear probes): slot = term + 1, 0
+  ** empty; hmask + 1 slots, at least twice nterm. lex_seg_find's binary
+  ** search over the dictionary missed the cache at every probe. */
+  uint32_t *hslot;
+  uint64_t hmask;
   double aref; /* the chunk length the block bounds were made for */
   size_t bytes;
 } lex_seg;

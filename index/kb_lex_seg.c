@@ -32,6 +32,7 @@ void lex_seg_release(lex_seg *s) {
   free(s->pair);
   free(s->boff);
   free(s->blk);
+  free(s->hslot);
   free(s);
 }
 
@@ -40,20 +41,40 @@ static int term_cmp(const char *a, size_t na, const char *b, size_t nb) {
   return c ? c : (na > nb) - (na < nb);
 }
 
+#define TERM_SEED 0x6c65787465726d73ULL
+
 int64_t lex_seg_find(const lex_seg *s, const char *tok, size_t n) {
-  size_t lo = 0, hi = s->nterm;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    int c = term_cmp(s->pool + s->toff[mid],
-                     (size_t)(s->toff[mid + 1] - s->toff[mid]), tok, n);
-    if (c == 0)
-      return (int64_t)mid;
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
+  if (!s->hslot)
+    return -1; /* no terms */
+  for (uint64_t h = rag_hash64(tok, n, TERM_SEED);; h++) {
+    uint32_t v = s->hslot[h & s->hmask];
+    if (v == 0)
+      return -1;
+    const char *p = s->pool + s->toff[v - 1];
+    if ((size_t)(s->toff[v] - s->toff[v - 1]) == n && memcmp(p, tok, n) == 0)
+      return (int64_t)v - 1;
   }
-  return -1;
+}
+
+/* Builds hslot over the dictionary. 0, or -1 out of memory. */
+static int seg_hash(lex_seg *s) {
+  if (s->nterm == 0)
+    return 0;
+  uint64_t cap = 16;
+  while (cap < 2 * (uint64_t)s->nterm)
+    cap *= 2;
+  s->hslot = calloc(cap, sizeof(*s->hslot));
+  if (!s->hslot)
+    return -1;
+  s->hmask = cap - 1;
+  for (uint32_t t = 0; t < s->nterm; t++) {
+    uint64_t h = rag_hash64(s->pool + s->toff[t],
+                            (size_t)(s->toff[t + 1] - s->toff[t]), TERM_SEED);
+    while (s->hslot[h & s->hmask])
+      h++;
+    s->hslot[h & s->hmask] = t + 1;
+  }
+  return 0;
 }
 
 /* A distinct (f2, len) pair while coding: its key, its postings and, once
@@ -202,13 +223,14 @@ static int seg_blocks(lex_seg *s) {
       s->blk[b] = (lex_blk){last, fh};
     }
   }
-  if (seg_codes(s))
+  if (seg_codes(s) || seg_hash(s))
     return -1;
   uint64_t np = s->poff[s->nterm];
-  s->bytes = sizeof(*s) + (size_t)s->ndoc * (8 + 4 + 8) +
-             (size_t)s->toff[s->nterm] + ((size_t)s->nterm + 1) * 24 +
-             (size_t)np * (8 + sizeof(*s->pcode)) +
-             (size_t)s->npair * sizeof(*s->pair) + (size_t)nb * sizeof(lex_blk);
+  s->bytes =
+      sizeof(*s) + (size_t)s->ndoc * (8 + 4 + 8) + (size_t)s->toff[s->nterm] +
+      ((size_t)s->nterm + 1) * 24 + (size_t)np * (8 + sizeof(*s->pcode)) +
+      (size_t)s->npair * sizeof(*s->pair) + (size_t)nb * sizeof(lex_blk) +
+      (s->hslot ? (size_t)(s->hmask + 1) * sizeof(*s->hslot) : 0);
   return 0;
 }
 
