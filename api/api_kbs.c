@@ -7,7 +7,9 @@
 **  - readers (MHD threads) search a *snapshot*: an ing_kb opened after the
 **    last committed write, whose embedder, vector index and term
 **    statistics are never written; each search takes its read lock and a
-**    pooled SQLite handle (one connection per thread at a time);
+**    pooled SQLite handle (one connection per thread at a time), which
+**    keeps its read transaction from one search to the next while the
+**    snapshot stays current (kb_read_hold; released when it is swapped);
 **  - ONE writer thread runs ingest and delete jobs from a queue on its
 **    own ing_kb (`wk`), then opens a fresh snapshot off-lock and swaps it
 **    in under the write lock, held only for the pointer swap. So a search
