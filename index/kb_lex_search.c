@@ -30,6 +30,12 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+/* x86-64 with GCC or Clang: an AVX2 scan, chosen at run time. Tests build
+** with LEX_NO_AVX2 to cover the SSE2 one. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(LEX_NO_AVX2)
+#include <immintrin.h>
+#define LEX_AVX2 1
+#endif
 
 #include "index/kb_int.h"
 #include "index/kb_lex_int.h"
@@ -81,6 +87,7 @@ typedef struct query {
   int64_t visited;
   double floor;        /* a lower bound of the final k-th score, or 0 */
   uint32_t clo, chi;   /* acc[clo..chi) is all zeros (window_offer) */
+  int avx2;            /* the CPU has AVX2 (LEX_AVX2 builds) */
   double acc[LEX_WIN]; /* the window's scores (see window_scores) */
 } query;
 
@@ -338,9 +345,16 @@ static double window_floor(query *q, const lex_part *p, uint32_t d,
     uint32_t e = len - g < LEX_GROUP ? len : g + LEX_GROUP, i = g;
     double m = 0;
 #ifdef __SSE2__
-    __m128d vm = _mm_setzero_pd();
-    for (; i + 2 <= e; i += 2)
-      vm = _mm_max_pd(vm, _mm_loadu_pd(acc + i));
+    /* Four chains: one waited on each max's latency (scores are never
+    ** NaN, so the order of the maxima does not matter). */
+    __m128d v0 = _mm_setzero_pd(), v1 = v0, v2 = v0, v3 = v0;
+    for (; i + 8 <= e; i += 8) {
+      v0 = _mm_max_pd(v0, _mm_loadu_pd(acc + i));
+      v1 = _mm_max_pd(v1, _mm_loadu_pd(acc + i + 2));
+      v2 = _mm_max_pd(v2, _mm_loadu_pd(acc + i + 4));
+      v3 = _mm_max_pd(v3, _mm_loadu_pd(acc + i + 6));
+    }
+    __m128d vm = _mm_max_pd(_mm_max_pd(v0, v1), _mm_max_pd(v2, v3));
     double two[2];
     _mm_storeu_pd(two, vm);
     m = two[0] > two[1] ? two[0] : two[1];
@@ -352,14 +366,50 @@ static double window_floor(query *q, const lex_part *p, uint32_t d,
   return kth_largest(gm, ng, q->k);
 }
 
+#ifdef LEX_AVX2
+/* window_offer's scan, sixteen chunks a turn in 256-bit registers: the
+** same compares (>=, false for NaN) and offers in the same order. Returns
+** where it stopped (fewer than 16 left). */
+__attribute__((target("avx2"))) static uint32_t
+offer_avx2(query *q, const lex_part *p, int part, uint32_t base, uint32_t d,
+           uint32_t len, double *cutp) {
+  double *acc = q->acc, cut = *cutp;
+  const __m256d z = _mm256_setzero_pd();
+  for (; d + 16 <= len; d += 16) {
+    __m256d vc = _mm256_set1_pd(cut);
+    __m256d a0 = _mm256_loadu_pd(acc + d), a1 = _mm256_loadu_pd(acc + d + 4);
+    __m256d a2 = _mm256_loadu_pd(acc + d + 8);
+    __m256d a3 = _mm256_loadu_pd(acc + d + 12);
+    __m256d m = _mm256_or_pd(_mm256_or_pd(_mm256_cmp_pd(a0, vc, _CMP_GE_OQ),
+                                          _mm256_cmp_pd(a1, vc, _CMP_GE_OQ)),
+                             _mm256_or_pd(_mm256_cmp_pd(a2, vc, _CMP_GE_OQ),
+                                          _mm256_cmp_pd(a3, vc, _CMP_GE_OQ)));
+    if (_mm256_movemask_pd(m))
+      for (uint32_t e = d; e < d + 16; e++)
+        if (acc[e] >= cut)
+          cut = offer_at(q, p, part, base, e);
+    _mm256_storeu_pd(acc + d, z);
+    _mm256_storeu_pd(acc + d + 4, z);
+    _mm256_storeu_pd(acc + d + 8, z);
+    _mm256_storeu_pd(acc + d + 12, z);
+  }
+  *cutp = cut;
+  return d;
+}
+#endif
+
 /* Offers the live chunks of window offsets [d, len) with a score >= L to
 ** the k-heap, and zeros their scores behind it: acc[clo..chi) stays all
 ** zeros for the next window, which saves its clearing pass. Most chunks
-** are ruled out eight at a time. */
+** are ruled out sixteen (AVX2) or eight at a time. */
 static void window_offer(query *q, const lex_part *p, int part, uint32_t base,
                          uint32_t d, uint32_t len) {
   q->floor = window_floor(q, p, d, len);
   double *acc = q->acc, cut = cut_now(q);
+#ifdef LEX_AVX2
+  if (q->avx2)
+    d = offer_avx2(q, p, part, base, d, len, &cut);
+#endif
 #ifdef __SSE2__
   for (; d + 8 <= len; d += 8) {
     __m128d vc = _mm_set1_pd(cut);
@@ -472,6 +522,10 @@ rag_status kb_lex_topk(const kb_lex *x, const char *const *tok,
     q->visited = 0;
     q->floor = 0;
     q->clo = q->chi = 0;
+    q->avx2 = 0;
+#ifdef LEX_AVX2
+    q->avx2 = __builtin_cpu_supports("avx2") != 0;
+#endif
     q->heap = malloc(k_max * sizeof(*q->heap));
   }
   if (!q || !qt || !phrase || !tix || !c || !cu || !q->heap)
