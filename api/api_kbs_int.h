@@ -48,7 +48,9 @@ struct api_kb {
   ** reuses it while that snapshot is still the current one (gen). */
   kb **pool;
   uint64_t *pool_gen;
-  uint64_t gen; /* the current snap's gen, under mu */
+  /* snap->gen, copied under mu by api_kb_refresh: pool_put runs after the
+  ** search has let go of `lock`, which is never held while taking mu. */
+  uint64_t gen;
   int npool;
   doc_ent *docs;
   /* docs by id (chained hash, under mu): the writer marks each job's

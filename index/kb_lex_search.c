@@ -236,19 +236,15 @@ static void window_scores(query *q, const lex_part *p, cur *c, const int *cu,
   *lo = a - base;
   *hi = b - base;
   double *acc = q->acc;
-  if (*hi <= q->clo || *lo >= q->chi) {
-    memset(acc + *lo, 0, (size_t)(*hi - *lo) * sizeof(*acc));
+  if (*hi <= q->clo || *lo >= q->chi) /* disjoint: the zeros do not help */
+    q->clo = q->chi = *lo;
+  if (*lo < q->clo) {
+    memset(acc + *lo, 0, (size_t)(q->clo - *lo) * sizeof(*acc));
     q->clo = *lo;
+  }
+  if (*hi > q->chi) {
+    memset(acc + q->chi, 0, (size_t)(*hi - q->chi) * sizeof(*acc));
     q->chi = *hi;
-  } else {
-    if (*lo < q->clo) {
-      memset(acc + *lo, 0, (size_t)(q->clo - *lo) * sizeof(*acc));
-      q->clo = *lo;
-    }
-    if (*hi > q->chi) {
-      memset(acc + q->chi, 0, (size_t)(*hi - q->chi) * sizeof(*acc));
-      q->chi = *hi;
-    }
   }
   const double *xt = p->xtab;
   const uint32_t *len = p->seg->len;

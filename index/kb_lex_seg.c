@@ -183,8 +183,8 @@ fail:
   return -1;
 }
 
-/* Fills boff/blk and the pair codes from the postings; sets bytes. 0, or
-** -1 out of memory. */
+/* Fills boff/blk, the pair codes and the term hash from the postings and
+** the dictionary; sets bytes. 0, or -1 out of memory. */
 static int seg_blocks(lex_seg *s) {
   s->boff = malloc(((size_t)s->nterm + 1) * sizeof(*s->boff));
   if (!s->boff)
