@@ -1,23 +1,15 @@
-/* api/api_chat.c -- Q&A over a dataset: Dify's POST /v1/chat-messages,
-** the grounded-answer job the chat endpoints share, and server-sent
-** events.
-** Divisions: SSE streams | answer jobs | chat-messages.
+/* api/api_chat.c -- Q&A over a dataset: Dify's POST /v1/chat-messages
+** and the grounded-answer job the chat endpoints share.
+** Divisions: answer jobs | chat-messages.
 **
 ** Which dataset: "dataset_id" at the top of the body, else
 ** inputs.dataset_id (Dify apps pass app variables there), else the only
 ** dataset the key may use; none at all answers without retrieval; several
 ** and none named is a 400. Ids or names are accepted.
 **
-** Streaming design: the LLM call runs on a thread of its own and writes
-** SSE frames into a bounded queue (STREAM_QCAP bytes; the writer blocks
-** when it is full, so a slow client throttles the generation). MHD's
-** content reader drains the queue, waiting at most STREAM_WAIT_MS for data
-** before returning 0 ("nothing yet", MHD calls again) so an MHD worker is
-** never held for a whole generation. Running the generation inside the
-** reader instead would pin that worker (and its other connections) for
-** the whole answer. When the client disconnects MHD destroys the
-** response: the free callback cancels (the writer and on_delta fail, the
-** provider aborts its stream), joins the thread and frees the job. */
+** The model call never runs on an MHD worker: streaming answers go
+** through api_stream_start, blocking ones through api_defer (api_async.c
+** says why). */
 #include "api/api_int.h"
 
 #include "core/rag_hash.h"
@@ -31,159 +23,11 @@
 #include <string.h>
 #include <time.h>
 
-#define STREAM_QCAP (256 * 1024)
-#define STREAM_WAIT_MS 100
 #define MAX_QUERY 8192 /* bytes of a question */
 #define MAX_USER 256   /* bytes of a user id */
 #define MAX_HISTORY 20 /* turns of a conversation given to the prompt */
 #define ANSWER_TOP_K 8 /* chunks retrieved for a prompt */
 #define MAX_FALLBACK 8
-
-/* ---- SSE streams ---- */
-
-struct api_stream {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  char *q; /* pending bytes q[off..len) */
-  size_t len, off, cap;
-  int done, cancel, started;
-  pthread_t th;
-  api_stream_fn fn;
-  void *ctx;
-  void (*ctx_free)(void *ctx);
-};
-
-static void *stream_main(void *p) {
-  api_stream *st = p;
-  st->fn(st, st->ctx);
-  pthread_mutex_lock(&st->mu);
-  st->done = 1;
-  pthread_cond_broadcast(&st->cv);
-  pthread_mutex_unlock(&st->mu);
-  return NULL;
-}
-
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
-  api_stream *st = cls;
-  (void)pos;
-  struct timespec dl;
-  clock_gettime(CLOCK_REALTIME, &dl);
-  dl.tv_nsec += STREAM_WAIT_MS * 1000000L;
-  dl.tv_sec += dl.tv_nsec / 1000000000L;
-  dl.tv_nsec %= 1000000000L;
-  pthread_mutex_lock(&st->mu);
-  while (st->len == st->off && !st->done)
-    if (pthread_cond_timedwait(&st->cv, &st->mu, &dl) == ETIMEDOUT)
-      break;
-  ssize_t n = 0;
-  if (st->len > st->off) {
-    size_t k = st->len - st->off < max ? st->len - st->off : max;
-    memcpy(buf, st->q + st->off, k);
-    st->off += k;
-    if (st->off == st->len)
-      st->off = st->len = 0;
-    pthread_cond_broadcast(&st->cv);
-    n = (ssize_t)k;
-  } else if (st->done) {
-    n = MHD_CONTENT_READER_END_OF_STREAM;
-  }
-  pthread_mutex_unlock(&st->mu);
-  return n;
-}
-
-static void stream_free(void *cls) {
-  api_stream *st = cls;
-  pthread_mutex_lock(&st->mu);
-  st->cancel = 1;
-  pthread_cond_broadcast(&st->cv);
-  pthread_mutex_unlock(&st->mu);
-  if (st->started)
-    pthread_join(st->th, NULL);
-  if (st->ctx_free)
-    st->ctx_free(st->ctx);
-  pthread_cond_destroy(&st->cv);
-  pthread_mutex_destroy(&st->mu);
-  free(st->q);
-  free(st);
-}
-
-int api_stream_write(api_stream *st, const char *data, size_t n) {
-  int rc = 0;
-  pthread_mutex_lock(&st->mu);
-  while (!st->cancel && st->len > st->off &&
-         st->len - st->off + n > STREAM_QCAP)
-    pthread_cond_wait(&st->cv, &st->mu);
-  if (st->cancel) {
-    rc = -1;
-  } else {
-    if (st->off) { /* compact */
-      memmove(st->q, st->q + st->off, st->len - st->off);
-      st->len -= st->off;
-      st->off = 0;
-    }
-    if (st->len + n > st->cap) {
-      size_t nc = st->len + n + 4096;
-      char *nq = realloc(st->q, nc);
-      if (!nq)
-        rc = -1;
-      else
-        st->q = nq, st->cap = nc;
-    }
-    if (!rc) {
-      memcpy(st->q + st->len, data, n);
-      st->len += n;
-      pthread_cond_broadcast(&st->cv);
-    }
-  }
-  pthread_mutex_unlock(&st->mu);
-  return rc;
-}
-
-int api_stream_event(api_stream *st, cJSON *root) {
-  char *t = root ? cJSON_PrintUnformatted(root) : NULL;
-  cJSON_Delete(root);
-  if (!t)
-    return -1;
-  int rc = api_stream_write(st, "data: ", 6);
-  if (!rc)
-    rc = api_stream_write(st, t, strlen(t));
-  if (!rc)
-    rc = api_stream_write(st, "\n\n", 2);
-  free(t);
-  return rc;
-}
-
-int api_stream_start(api_req *r, api_stream_fn fn, void *ctx,
-                     void (*ctx_free)(void *ctx)) {
-  api_stream *st = calloc(1, sizeof(*st));
-  if (!st) {
-    if (ctx_free)
-      ctx_free(ctx);
-    return api_error(r, 500, "internal_error", "out of memory"), 0;
-  }
-  pthread_mutex_init(&st->mu, NULL);
-  pthread_cond_init(&st->cv, NULL);
-  st->fn = fn;
-  st->ctx = ctx;
-  st->ctx_free = ctx_free;
-  struct MHD_Response *resp = MHD_create_response_from_callback(
-      MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, st, stream_free);
-  if (!resp) {
-    stream_free(st);
-    return api_error(r, 500, "internal_error", "cannot create a stream"), 0;
-  }
-  MHD_add_response_header(resp, "Content-Type", "text/event-stream");
-  MHD_add_response_header(resp, "Cache-Control", "no-cache");
-  MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-  if (pthread_create(&st->th, NULL, stream_main, st) != 0) {
-    MHD_destroy_response(resp); /* stream_free: not started, frees ctx */
-    return api_error(r, 500, "internal_error", "cannot start a thread"), 0;
-  }
-  st->started = 1;
-  r->stream = resp;
-  r->status = 200;
-  return 1;
-}
 
 /* ---- answer jobs ---- */
 
@@ -558,6 +402,31 @@ static int chat_history(api_req *r, api_answer *j, chat_ctx *c, llm_msg **h,
   return 1;
 }
 
+/* The blocking reply, off the MHD worker (api_defer). */
+static void chat_blocking(api_req *r, void *ctx) {
+  api_answer *j = ctx;
+  chat_ctx *c = j->ext;
+  api_answer_run(j);
+  if (j->rc) {
+    api_error_rag(r, &j->err);
+    api_answer_free(j);
+    return;
+  }
+  chat_save(j, c);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "event", "message");
+  cJSON_AddStringToObject(o, "task_id", c->msg_id);
+  cJSON_AddStringToObject(o, "id", c->msg_id);
+  cJSON_AddStringToObject(o, "message_id", c->msg_id);
+  cJSON_AddStringToObject(o, "conversation_id", c->conv_id);
+  cJSON_AddStringToObject(o, "mode", "chat");
+  cJSON_AddStringToObject(o, "answer", j->resp.text);
+  cJSON_AddItemToObject(o, "metadata", chat_metadata(j));
+  cJSON_AddNumberToObject(o, "created_at", (double)c->created);
+  api_answer_free(j);
+  api_reply_json(r, 200, o);
+}
+
 int api_h_chat_messages(api_req *r) {
   cJSON *b = api_body_json(r);
   if (!b)
@@ -588,23 +457,5 @@ int api_h_chat_messages(api_req *r) {
     j->call.ctx = j;
     return api_stream_start(r, chat_stream, j, api_answer_free);
   }
-  api_answer_run(j);
-  if (j->rc) {
-    api_error_rag(r, &j->err);
-    api_answer_free(j);
-    return 0;
-  }
-  chat_save(j, c);
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "event", "message");
-  cJSON_AddStringToObject(o, "task_id", c->msg_id);
-  cJSON_AddStringToObject(o, "id", c->msg_id);
-  cJSON_AddStringToObject(o, "message_id", c->msg_id);
-  cJSON_AddStringToObject(o, "conversation_id", c->conv_id);
-  cJSON_AddStringToObject(o, "mode", "chat");
-  cJSON_AddStringToObject(o, "answer", j->resp.text);
-  cJSON_AddItemToObject(o, "metadata", chat_metadata(j));
-  cJSON_AddNumberToObject(o, "created_at", (double)c->created);
-  api_answer_free(j);
-  return api_reply_json(r, 200, o);
+  return api_defer(r, chat_blocking, j) ? 1 : (api_answer_free(j), 0);
 }

@@ -24,6 +24,7 @@
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 /* ---- Auth (api_auth.c) ---- */
@@ -195,6 +196,13 @@ struct api_server {
   llm_router *router;
   char *usage_path, *conv_path;
   struct api_guard *guard; /* slow-sender deadlines (api_guard.c) */
+  /* Work off the MHD workers (api_async.c): deferred replies running and
+  ** live SSE streams, under async_mu; closing: api_close has begun. */
+  pthread_mutex_t async_mu;
+  pthread_cond_t async_cv;
+  int async_jobs;
+  atomic_int closing;
+  struct api_stream *streams;
 };
 
 typedef struct api_route api_route;
@@ -225,6 +233,8 @@ typedef struct api_req {
   int queued;
   int retry_after; /* seconds: a Retry-After header on a 429/503 reply */
   struct MHD_Response *stream; /* set by api_stream_start: sent as is */
+  int deferred;                /* api_defer took the reply off this thread */
+  atomic_int defer_done; /* ... and it is ready (the connection resumed) */
 } api_req;
 
 typedef int (*api_handler)(api_req *r);
@@ -279,13 +289,33 @@ void api_llm_close(api_server *s);
 ** and the breaker state per deployment, appended to b. */
 void api_llm_metrics(api_server *s, rag_buf *b);
 
+/* ---- Work off the MHD workers (api_async.c) ---- */
+
+/* A handler's slow part: fn(r, ctx) runs on a thread of its own while r's
+** connection is suspended, and replies as a handler does (api_reply_json,
+** api_error); then the connection resumes and the reply is sent. The
+** handler returns api_defer's value right away and touches r no more.
+** Returns 1, or 0 having replied 503 (the server is stopping) or 500;
+** ctx is the caller's to free then, fn's otherwise. */
+typedef void (*api_defer_fn)(api_req *r, void *ctx);
+int api_defer(api_req *r, api_defer_fn fn, void *ctx);
+/* api_open / api_close: before MHD starts; after it stopped. */
+void api_async_init(api_server *s);
+void api_async_destroy(api_server *s);
+/* Before MHD_stop_daemon (which must find no connection suspended): no
+** new deferrals or stream suspensions, waits for the deferred replies
+** running, resumes every stream waiting for data. */
+void api_async_quiesce(api_server *s);
+
 /* Server-sent events: fn(st, ctx) runs on its own thread and writes with
-** api_stream_write into a bounded queue; MHD's content reader drains it.
-** When the client goes away MHD frees the response: the free callback
+** api_stream_write into a bounded queue; MHD's content reader drains it
+** and suspends the connection while the queue is empty. When the client
+** goes away MHD frees the response: the free callback
 ** marks the stream cancelled (api_stream_write then returns -1, and an
 ** on_delta that returns an error stops the generation), joins the thread
 ** and calls ctx_free(ctx). Returns 0 and replies with an error when the
-** thread cannot start (ctx_free has run then too). */
+** thread cannot start or the server is stopping (ctx_free has run then
+** too). */
 typedef struct api_stream api_stream;
 typedef void (*api_stream_fn)(api_stream *st, void *ctx);
 int api_stream_start(api_req *r, api_stream_fn fn, void *ctx,

@@ -269,6 +269,37 @@ static int prepare(api_req *r, api_answer *j, oa_ctx *c, const char *model,
   return 1;
 }
 
+/* The blocking reply, off the MHD worker (api_defer). */
+static void oa_blocking(api_req *r, void *ctx) {
+  api_answer *j = ctx;
+  oa_ctx *c = j->ext;
+  api_answer_run(j);
+  if (j->rc) {
+    api_error_rag(r, &j->err);
+    api_answer_free(j);
+    return;
+  }
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", c->id);
+  cJSON_AddStringToObject(o, "object", "chat.completion");
+  cJSON_AddNumberToObject(o, "created", (double)c->created);
+  cJSON_AddStringToObject(o, "model", j->res.model);
+  cJSON *ch = cJSON_CreateObject();
+  cJSON_AddNumberToObject(ch, "index", 0);
+  cJSON *m = cJSON_AddObjectToObject(ch, "message");
+  cJSON_AddStringToObject(m, "role", "assistant");
+  cJSON_AddStringToObject(m, "content", j->resp.text);
+  cJSON_AddStringToObject(ch, "finish_reason",
+                          !strcmp(j->resp.finish_reason, "length") ? "length"
+                                                                   : "stop");
+  cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "choices"), ch);
+  cJSON_AddItemToObject(o, "usage", usage_json(j));
+  if (c->kb)
+    cJSON_AddItemToObject(o, "retriever_resources", api_answer_resources(j));
+  api_answer_free(j);
+  api_reply_json(r, 200, o);
+}
+
 int api_h_chat_completions(api_req *r) {
   cJSON *b = api_body_json(r);
   if (!b)
@@ -296,29 +327,5 @@ int api_h_chat_completions(api_req *r) {
     j->call.ctx = j;
     return api_stream_start(r, oa_stream, j, api_answer_free);
   }
-  api_answer_run(j);
-  if (j->rc) {
-    api_error_rag(r, &j->err);
-    api_answer_free(j);
-    return 0;
-  }
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", c->id);
-  cJSON_AddStringToObject(o, "object", "chat.completion");
-  cJSON_AddNumberToObject(o, "created", (double)c->created);
-  cJSON_AddStringToObject(o, "model", j->res.model);
-  cJSON *ch = cJSON_CreateObject();
-  cJSON_AddNumberToObject(ch, "index", 0);
-  cJSON *m = cJSON_AddObjectToObject(ch, "message");
-  cJSON_AddStringToObject(m, "role", "assistant");
-  cJSON_AddStringToObject(m, "content", j->resp.text);
-  cJSON_AddStringToObject(ch, "finish_reason",
-                          !strcmp(j->resp.finish_reason, "length") ? "length"
-                                                                   : "stop");
-  cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "choices"), ch);
-  cJSON_AddItemToObject(o, "usage", usage_json(j));
-  if (c->kb)
-    cJSON_AddItemToObject(o, "retriever_resources", api_answer_resources(j));
-  api_answer_free(j);
-  return api_reply_json(r, 200, o);
+  return api_defer(r, oa_blocking, j) ? 1 : (api_answer_free(j), 0);
 }

@@ -540,6 +540,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     *upload_size = 0;
     return MHD_YES;
   }
+  if (r->deferred) /* resumed: api_defer's thread has replied */
+    return atomic_load(&r->defer_done) ? send_reply(r, allow) : MHD_YES;
   if (*upload_size) {
     size_t n = *upload_size;
     *upload_size = 0;
@@ -578,6 +580,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     else
       r->route->fn(r);
   }
+  if (r->deferred) /* replied later, from api_defer's thread */
+    return MHD_YES;
   return send_reply(r, allow);
 }
 
@@ -654,6 +658,7 @@ rag_status api_open(const rag_cfg *cfg, const api_opts *o, api_server **out,
     return rag_fail(err, RAG_NOMEM, "server: out of memory");
   s->cfg = cfg;
   s->stop_pipe[0] = s->stop_pipe[1] = -1;
+  api_async_init(s);
   double guard[3];
   rag_status rc = resolve_opts(s, o ? o : &def, guard, err);
   if (!rc)
@@ -693,15 +698,21 @@ rag_status api_open(const rag_cfg *cfg, const api_opts *o, api_server **out,
     rc = api_llm_open(s, err);
   struct sockaddr_storage ss;
   socklen_t sl = 0;
-  unsigned flags =
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+                   MHD_USE_ERROR_LOG |
+                   MHD_ALLOW_SUSPEND_RESUME; /* api_async.c */
   if (!rc)
     rc = bind_addr(s, &ss, &sl, &flags, err);
+  /* One thread: MHD's own polling thread; it warns about a pool of one. */
+  struct MHD_OptionItem pool[] = {
+      {MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, NULL},
+      {MHD_OPTION_END, 0, NULL}};
+  if (s->o.threads <= 1)
+    pool[0] = pool[1];
   if (!rc) {
     s->d = MHD_start_daemon(
         flags, (uint16_t)s->o.port, NULL, NULL, on_request, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.threads,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_ARRAY, pool,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.conn_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.conn_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->o.header_mem,
@@ -759,8 +770,10 @@ void api_stop(api_server *s) {
 void api_close(api_server *s) {
   if (!s)
     return;
-  if (s->d)
+  if (s->d) {
+    api_async_quiesce(s);  /* MHD must find no connection suspended */
     MHD_stop_daemon(s->d); /* joins the workers: no handler runs after */
+  }
   api_guard_close(s->guard);
   api_kbs_close(s->kbs);
   api_llm_close(s);
@@ -772,6 +785,7 @@ void api_close(api_server *s) {
   free(s->host);
   free(s->data_dir);
   free(s->cors);
+  api_async_destroy(s);
   free(s);
 }
 

@@ -14,7 +14,10 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #define ADMIN "admin-secret-key"
 #define APP "app-secret-key"
@@ -25,6 +28,9 @@ typedef struct fake_llm {
   int check_fail; /* GET /models answers 401 */
   int chat_fail;  /* POST /chat/completions answers 500 */
   int slow;       /* stream many chunks with pauses */
+  /* hold: a chat call waits (at most 20 s) until the test sets release;
+  ** held says it is waiting. */
+  atomic_int hold, held, release;
 } fake_llm;
 
 static const char *const STREAM_CHUNKS[] = {
@@ -48,6 +54,11 @@ static void fake_llm_handler(void *ctx, const fake_request *req,
     out->body = L->check_fail ? "{\"error\":{\"message\":\"bad key\"}}"
                               : "{\"object\":\"list\",\"data\":[]}";
     return;
+  }
+  if (atomic_load(&L->hold)) {
+    atomic_store(&L->held, 1);
+    for (int i = 0; i < 20000 && !atomic_load(&L->release); i++)
+      usleep(1000);
   }
   if (L->chat_fail) {
     out->status = 500;
@@ -86,12 +97,12 @@ typedef struct srv {
 
 /* A server with keys, model "good" on the fake OpenAI server, model
 ** "down" on a closed port, and a default route answering with the
-** built-in extractive model. */
-static void srv_start(srv *v) {
+** built-in extractive model; `threads` MHD workers. */
+static void srv_start_n(srv *v, int threads) {
   char ha[65], hb[65], json[4096];
   rag_err err;
   rag_err_clear(&err);
-  memset(&v->L, 0, sizeof(v->L));
+  memset(v, 0, sizeof(*v));
   v->f = fake_http_start();
   ASSERT(v->f);
   fake_http_set_handler(v->f, fake_llm_handler, &v->L);
@@ -119,10 +130,14 @@ static void srv_start(srv *v) {
   char dir[4200];
   snprintf(dir, sizeof(dir), "%s/data", test_tmpdir());
   o.data_dir = dir;
-  o.threads = 4;
+  o.threads = threads;
   o.quiet = 1;
   ASSERT_OK(api_open(&v->cfg, &o, &v->s, &err), &err);
   v->port = api_port(v->s);
+}
+
+static void srv_start(srv *v) {
+  srv_start_n(v, 4);
 }
 
 static void srv_stop(srv *v) {
@@ -799,6 +814,138 @@ TEST(a_client_leaving_mid_stream_stops_the_generation_and_frees_it) {
   srv_stop(&v); /* joins what is left; ASan checks for leaks at exit */
 }
 
+/* ---- model calls off the MHD workers ---- */
+
+typedef struct bg_req {
+  srv *v;
+  const char *path, *body;
+  resp r;
+  atomic_int done;
+} bg_req;
+
+static void *bg_main(void *p) {
+  bg_req *b = p;
+  b->r = req(b->v, "POST", b->path, b->body, ADMIN);
+  atomic_store(&b->done, 1);
+  return NULL;
+}
+
+/* On a one-thread server, a blocking answer waits on the model while the
+** same (only) worker answers /healthz and a retrieval: the model is
+** released only after both came back, so a worker held by the call would
+** leave them waiting until the fake gives up (20 s), after the answer. */
+static void check_blocking_call_frees_the_worker(const char *path,
+                                                 const char *body,
+                                                 const char *want) {
+  srv v;
+  srv_start_n(&v, 1);
+  char ds[40];
+  tea_dataset(&v, ds);
+  atomic_store(&v.L.hold, 1);
+  bg_req b = {.v = &v, .path = path, .body = body};
+  pthread_t th;
+  ASSERT_EQ(pthread_create(&th, NULL, bg_main, &b), 0);
+  for (int i = 0; i < 10000 && !atomic_load(&v.L.held); i++)
+    usleep(1000);
+  ASSERT(atomic_load(&v.L.held));
+  resp h = req(&v, "GET", "/healthz", NULL, NULL);
+  expect(&h, 200);
+  resp_free(&h);
+  char rpath[128];
+  snprintf(rpath, sizeof(rpath), "/v1/datasets/%s/retrieve", ds);
+  h = req(&v, "POST", rpath, "{\"query\":\"tea\"}", ADMIN);
+  expect(&h, 200);
+  resp_free(&h);
+  ASSERT(!atomic_load(&b.done)); /* the answer is still waiting */
+  atomic_store(&v.L.release, 1);
+  ASSERT_EQ(pthread_join(th, NULL), 0);
+  expect(&b.r, 200);
+  ASSERT_CONTAINS(b.r.body, want);
+  resp_free(&b.r);
+  srv_stop(&v);
+}
+
+TEST(a_blocking_chat_message_does_not_hold_the_worker_during_the_model_call) {
+  check_blocking_call_frees_the_worker(
+      "/v1/chat-messages",
+      "{\"query\":\"hi\",\"inputs\":{},\"response_mode\":\"blocking\","
+      "\"user\":\"u\",\"model_config\":{\"model\":\"good\"}}",
+      "\"answer\":\"fake answer\"");
+}
+
+TEST(a_blocking_chat_completion_does_not_hold_the_worker_during_the_call) {
+  check_blocking_call_frees_the_worker(
+      "/v1/chat/completions",
+      "{\"model\":\"good\",\"messages\":[{\"role\":\"user\",\"content\":"
+      "\"hi\"}]}",
+      "\"content\":\"fake answer\"");
+}
+
+typedef struct live_stream {
+  int port;
+  atomic_int started, ended;
+} live_stream;
+
+static size_t live_data(char *p, size_t sz, size_t n, void *ud) {
+  live_stream *ls = ud;
+  (void)p;
+  atomic_store(&ls->started, 1);
+  return sz * n;
+}
+
+static void *live_main(void *p) {
+  live_stream *ls = p;
+  CURL *c = curl_easy_init();
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/chat/completions",
+           ls->port);
+  struct curl_slist *h =
+      curl_slist_append(NULL, "Authorization: Bearer " ADMIN);
+  h = curl_slist_append(h, "Content-Type: application/json");
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+                   "{\"model\":\"good\",\"stream\":true,\"messages\":[{"
+                   "\"role\":\"user\",\"content\":\"hi\"}]}");
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, live_data);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, ls);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+  curl_easy_perform(c); /* cut short by the server's close: any result */
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  atomic_store(&ls->ended, 1);
+  return NULL;
+}
+
+/* Streams wait for the model with their connection suspended, and
+** stopping MHD with a connection suspended is an API violation (leaks or
+** undefined behaviour, its manual says): closing the server mid-stream
+** must wake them and end every stream cleanly (no hang, no leak). */
+TEST(the_server_closes_cleanly_while_streams_wait_for_the_model) {
+  srv v;
+  srv_start_n(&v, 1);
+  v.L.slow = 1; /* 40 deltas, 50 ms apart */
+  live_stream ls[3];
+  pthread_t th[3];
+  for (int i = 0; i < 3; i++) {
+    memset(&ls[i], 0, sizeof(ls[i]));
+    ls[i].port = v.port;
+    ASSERT_EQ(pthread_create(&th[i], NULL, live_main, &ls[i]), 0);
+  }
+  for (int i = 0; i < 3; i++) {
+    for (int k = 0; k < 10000 && !atomic_load(&ls[i].started); k++)
+      usleep(1000);
+    ASSERT(atomic_load(&ls[i].started));
+  }
+  /* The stream threads keep the fake busy (one request at a time), so at
+  ** most one stream gets deltas: the others wait, suspended. */
+  srv_stop(&v);
+  for (int i = 0; i < 3; i++) {
+    ASSERT_EQ(pthread_join(th[i], NULL), 0);
+    ASSERT(atomic_load(&ls[i].ended));
+  }
+}
+
 #define TESTS(X)                                                               \
   X(chat_messages_blocking_answers_with_a_citation_and_usage)                  \
   X(chat_messages_streaming_sends_sse_deltas_then_message_end)                 \
@@ -812,5 +959,8 @@ TEST(a_client_leaving_mid_stream_stops_the_generation_and_frees_it) {
   X(malformed_chat_messages_get_json_errors)                                   \
   X(models_are_listed_added_after_a_health_check_and_deleted)                  \
   X(usage_and_metrics_count_calls_per_model_and_key)                           \
-  X(a_client_leaving_mid_stream_stops_the_generation_and_frees_it)
+  X(a_client_leaving_mid_stream_stops_the_generation_and_frees_it)             \
+  X(a_blocking_chat_message_does_not_hold_the_worker_during_the_model_call)    \
+  X(a_blocking_chat_completion_does_not_hold_the_worker_during_the_call)       \
+  X(the_server_closes_cleanly_while_streams_wait_for_the_model)
 TEST_MAIN(TESTS)
