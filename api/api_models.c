@@ -334,32 +334,49 @@ static int model_change_reply(api_req *r, const char *name, rag_status rc,
             : api_error(r, 500, "internal_error", "model %s vanished", name);
 }
 
-int api_h_models_add(api_req *r) {
+/* An add or update: the health check calls the provider, so it runs off
+** the MHD worker (api_defer). */
+typedef struct model_job {
   rag_model_def m;
-  memset(&m, 0, sizeof(m));
-  if (!parse_model_body(r, NULL, &m))
-    return 0;
+  int update;
+} model_job;
+
+static void model_change(api_req *r, void *ctx) {
+  model_job *mj = ctx;
   rag_err err;
   rag_err_clear(&err);
-  rag_status rc = llm_router_add_model(r->srv->router, &m, &err);
-  if (rc)
-    rag_log(RAG_LOG_WARN, "model %s not added: %s", m.name, err.msg);
-  model_change_reply(r, m.name, rc, &err, 201);
-  rag_model_def_free(&m);
+  rag_status rc = mj->update
+                      ? llm_router_update_model(r->srv->router, &mj->m, &err)
+                      : llm_router_add_model(r->srv->router, &mj->m, &err);
+  if (rc && !mj->update)
+    rag_log(RAG_LOG_WARN, "model %s not added: %s", mj->m.name, err.msg);
+  model_change_reply(r, mj->m.name, rc, &err, mj->update ? 200 : 201);
+  rag_model_def_free(&mj->m);
+  free(mj);
+}
+
+static int model_change_start(api_req *r, const char *name, int update) {
+  model_job *mj = calloc(1, sizeof(*mj));
+  if (!mj)
+    return api_error(r, 500, "internal_error", "out of memory");
+  if (!parse_model_body(r, name, &mj->m)) {
+    free(mj);
+    return 0;
+  }
+  mj->update = update;
+  if (!api_defer(r, model_change, mj)) {
+    rag_model_def_free(&mj->m);
+    free(mj);
+  }
   return 0;
 }
 
+int api_h_models_add(api_req *r) {
+  return model_change_start(r, NULL, 0);
+}
+
 int api_h_models_update(api_req *r) {
-  rag_model_def m;
-  memset(&m, 0, sizeof(m));
-  if (!parse_model_body(r, r->params[0], &m))
-    return 0;
-  rag_err err;
-  rag_err_clear(&err);
-  rag_status rc = llm_router_update_model(r->srv->router, &m, &err);
-  model_change_reply(r, m.name, rc, &err, 200);
-  rag_model_def_free(&m);
-  return 0;
+  return model_change_start(r, r->params[0], 1);
 }
 
 int api_h_models_delete(api_req *r) {

@@ -28,8 +28,8 @@ typedef struct fake_llm {
   int check_fail; /* GET /models answers 401 */
   int chat_fail;  /* POST /chat/completions answers 500 */
   int slow;       /* stream many chunks with pauses */
-  /* hold: a chat call waits (at most 20 s) until the test sets release;
-  ** held says it is waiting. */
+  /* hold: a request waits (at most 20 s) until the test sets release;
+  ** held says one is waiting. */
   atomic_int hold, held, release;
 } fake_llm;
 
@@ -48,17 +48,17 @@ static void fake_llm_handler(void *ctx, const fake_request *req,
                              fake_reply *out) {
   fake_llm *L = ctx;
   memset(out, 0, sizeof(*out));
+  if (atomic_load(&L->hold)) {
+    atomic_store(&L->held, 1);
+    for (int i = 0; i < 20000 && !atomic_load(&L->release); i++)
+      usleep(1000);
+  }
   out->headers = "Content-Type: application/json\r\n";
   if (strstr(req->path, "/models")) {
     out->status = L->check_fail ? 401 : 200;
     out->body = L->check_fail ? "{\"error\":{\"message\":\"bad key\"}}"
                               : "{\"object\":\"list\",\"data\":[]}";
     return;
-  }
-  if (atomic_load(&L->hold)) {
-    atomic_store(&L->held, 1);
-    for (int i = 0; i < 20000 && !atomic_load(&L->release); i++)
-      usleep(1000);
   }
   if (L->chat_fail) {
     out->status = 500;
@@ -830,12 +830,12 @@ static void *bg_main(void *p) {
   return NULL;
 }
 
-/* On a one-thread server, a blocking answer waits on the model while the
-** same (only) worker answers /healthz and a retrieval: the model is
-** released only after both came back, so a worker held by the call would
-** leave them waiting until the fake gives up (20 s), after the answer. */
+/* On a one-thread server, a request waits on the model provider while
+** the same (only) worker answers /healthz and a retrieval: the provider
+** answers only after both came back, so a worker held by the call would
+** leave them waiting until the fake gives up (20 s), after the request. */
 static void check_blocking_call_frees_the_worker(const char *path,
-                                                 const char *body,
+                                                 const char *body, long status,
                                                  const char *want) {
   srv v;
   srv_start_n(&v, 1);
@@ -859,7 +859,7 @@ static void check_blocking_call_frees_the_worker(const char *path,
   ASSERT(!atomic_load(&b.done)); /* the answer is still waiting */
   atomic_store(&v.L.release, 1);
   ASSERT_EQ(pthread_join(th, NULL), 0);
-  expect(&b.r, 200);
+  expect(&b.r, status);
   ASSERT_CONTAINS(b.r.body, want);
   resp_free(&b.r);
   srv_stop(&v);
@@ -870,7 +870,7 @@ TEST(a_blocking_chat_message_does_not_hold_the_worker_during_the_model_call) {
       "/v1/chat-messages",
       "{\"query\":\"hi\",\"inputs\":{},\"response_mode\":\"blocking\","
       "\"user\":\"u\",\"model_config\":{\"model\":\"good\"}}",
-      "\"answer\":\"fake answer\"");
+      200, "\"answer\":\"fake answer\"");
 }
 
 TEST(a_blocking_chat_completion_does_not_hold_the_worker_during_the_call) {
@@ -878,7 +878,15 @@ TEST(a_blocking_chat_completion_does_not_hold_the_worker_during_the_call) {
       "/v1/chat/completions",
       "{\"model\":\"good\",\"messages\":[{\"role\":\"user\",\"content\":"
       "\"hi\"}]}",
-      "\"content\":\"fake answer\"");
+      200, "\"content\":\"fake answer\"");
+}
+
+TEST(a_model_health_check_does_not_hold_the_worker) {
+  /* model "good2" on provider "fk" (the fake): added after GET /models */
+  check_blocking_call_frees_the_worker(
+      "/v1/models",
+      "{\"name\":\"good2\",\"provider\":\"fk\",\"context_length\":4096}", 201,
+      "\"health\":\"ok\"");
 }
 
 typedef struct live_stream {
@@ -962,5 +970,6 @@ TEST(the_server_closes_cleanly_while_streams_wait_for_the_model) {
   X(a_client_leaving_mid_stream_stops_the_generation_and_frees_it)             \
   X(a_blocking_chat_message_does_not_hold_the_worker_during_the_model_call)    \
   X(a_blocking_chat_completion_does_not_hold_the_worker_during_the_call)       \
+  X(a_model_health_check_does_not_hold_the_worker)                             \
   X(the_server_closes_cleanly_while_streams_wait_for_the_model)
 TEST_MAIN(TESTS)
