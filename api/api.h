@@ -30,7 +30,8 @@ typedef struct api_opts {
   const char *host;        /* bind address ("127.0.0.1") */
   int port;                /* 8080; -1 = an ephemeral port (api_port) */
   const char *data_dir;    /* dataset registry ("./ragd-data") */
-  int threads;             /* MHD worker threads (4) */
+  int threads;             /* MHD worker threads (cores + 1; with a remote
+                              embedder 8 per core, at least 16) */
   int conn_limit;          /* simultaneous connections (256) */
   int conn_timeout_s;      /* idle connection timeout, seconds (30) */
   size_t max_body;         /* JSON request body cap (1 MiB) */
@@ -68,6 +69,8 @@ rag_status api_watch(api_server *s, const ing_watch_entry *e, rag_err *err);
 
 /* The port actually bound (useful with port 0). */
 int api_port(const api_server *s);
+/* The number of worker threads serving requests. */
+int api_threads(const api_server *s);
 /* Blocks until api_stop is called. */
 void api_run(api_server *s);
 /* Asks api_run to return; async-signal-safe. */

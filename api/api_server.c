@@ -10,6 +10,7 @@
 #include "api/api_web.h"
 
 #include "core/rag_log.h"
+#include "embedding/emb.h"
 #include "core/rag_utf8.h"
 
 #include <arpa/inet.h>
@@ -57,6 +58,29 @@ static rag_status cfg_str(const cJSON *s, const char *k, const char *given,
   return *out ? RAG_OK : rag_fail(err, RAG_NOMEM, "server: out of memory");
 }
 
+/* Worker threads when neither the options nor the config say. The model
+** calls run off the workers (api_async.c), so with an in-process embedder
+** a worker computes all the time it runs: one per core, plus one to cover
+** a thread waiting on a page fault or a lock. A remote embedder makes
+** every retrieval wait on an embedding call, so then many more. */
+static int default_threads(const rag_cfg *cfg) {
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  if (ncpu < 1)
+    ncpu = 1;
+  if (ncpu > 64)
+    ncpu = 64;
+  char name[64] = "";
+  const char *spec = cfg->embedding.provider ? cfg->embedding.provider : "";
+  size_t n = strcspn(spec, ":");
+  if (n < sizeof(name))
+    memcpy(name, spec, n), name[n] = '\0';
+  const emb_vtab *vt = emb_find(name);
+  int remote = vt && vt->version >= 2 && vt->remote;
+  if (!remote)
+    return (int)ncpu + 1;
+  return ncpu * 8 < 16 ? 16 : (int)ncpu * 8;
+}
+
 /* Fills s->o and the owned strings: explicit opts, then config, then
 ** defaults. */
 static rag_status resolve_opts(api_server *s, const api_opts *o,
@@ -70,7 +94,7 @@ static rag_status resolve_opts(api_server *s, const api_opts *o,
     cJSON_Delete(root);
     return rag_fail(err, RAG_BADARG, "server: must be an object");
   }
-  double port = 8080, threads = 4, conns = 256, tmo = 30;
+  double port = 8080, threads = default_threads(s->cfg), conns = 256, tmo = 30;
   double body = 1 << 20, upload = 64 << 20, queue = 10000;
   rag_status rc = cfg_num(sec, "port", 0, 65535, &port, err);
   if (!rc)
@@ -750,6 +774,10 @@ rag_status api_open(const rag_cfg *cfg, const api_opts *o, api_server **out,
 
 int api_port(const api_server *s) {
   return s->port;
+}
+
+int api_threads(const api_server *s) {
+  return s->o.threads;
 }
 
 void api_run(api_server *s) {

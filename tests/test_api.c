@@ -1616,7 +1616,46 @@ TEST(segment_ids_stay_the_sha256_of_dataset_and_chunk) {
     }
 }
 
+/* Workers compute (model calls run off them), so the default follows the
+** cores; a remote embedder makes each retrieval wait on the network, so
+** then it is 8 per core (at least 16). The config and the options win. */
+TEST(default_worker_threads_follow_the_cores_and_the_embedder) {
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  ASSERT_GT(ncpu, 0);
+  const struct {
+    const char *json;
+    int opt, want;
+  } cases[] = {
+      {"{}", 0, (int)ncpu + 1},
+      {"{\"embedding\":{\"provider\":\"hash:dim=256\"}}", 0, (int)ncpu + 1},
+      {"{\"embedding\":{\"provider\":\"openai:text-embedding-3-small\"}}", 0,
+       ncpu * 8 < 16 ? 16 : (int)ncpu * 8},
+      {"{\"server\":{\"threads\":7}}", 0, 7},
+      {"{\"server\":{\"threads\":7}}", 2, 2},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    rag_cfg cfg;
+    rag_err err;
+    rag_err_clear(&err);
+    ASSERT_OK(rag_cfg_default(&cfg, &err), &err);
+    ASSERT_OK(rag_cfg_apply_json(&cfg, cases[i].json, &err), &err);
+    api_opts o = api_opts_default();
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/threads%zu", test_tmpdir(), i);
+    o.data_dir = dir;
+    o.port = -1;
+    o.quiet = 1;
+    o.threads = cases[i].opt;
+    api_server *s = NULL;
+    ASSERT_OK(api_open(&cfg, &o, &s, &err), &err);
+    ASSERT_EQ(api_threads(s), cases[i].want);
+    api_close(s);
+    rag_cfg_free(&cfg);
+  }
+}
+
 #define TESTS(X)                                                               \
+  X(default_worker_threads_follow_the_cores_and_the_embedder)                  \
   X(segment_ids_stay_the_sha256_of_dataset_and_chunk)                          \
   X(idle_search_handles_do_not_pin_the_wal_after_an_ingest)                    \
   X(datasets_can_be_created_listed_fetched_and_deleted)                        \
