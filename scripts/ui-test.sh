@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# What the browser test of the web page (tests/test_web.c, which runs
-# tests/ui/page.test.mjs) needs: Chromium (Debian package `chromium`,
-# /usr/bin/chromium) and the npm package playwright-core, installed into
+# What the Node.js tests (tests/test_web.c, which runs tests/ui/*.mjs)
+# need: Chromium (Debian package `chromium`, /usr/bin/chromium) and the npm
+# packages playwright-core (the web page's browser test) and openai (the
+# official OpenAI Node SDK, tests/ui/openai_sdk.test.mjs), installed into
 # third_party/ui/node_modules (generated: not committed). Installs only
 # what is missing; never downloads Playwright's own browsers.
 #
@@ -12,21 +13,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pw_version=1.65.1
+oa_version=7.60.0
 mods=third_party/ui/node_modules
 chromium=${RAGD_CHROMIUM:-/usr/bin/chromium}
 
-have_pw() {
+# 0 when npm package $1 is installed at version $2.
+have_pkg() {
   command -v node >/dev/null 2>&1 &&
     [ "$(node -e 'try { console.log(require(process.argv[1]).version) } catch (e) {}' \
-         "$PWD/$mods/playwright-core/package.json")" = "$pw_version" ]
+         "$PWD/$mods/$1/package.json")" = "$2" ]
 }
+have_pkgs() { have_pkg playwright-core "$pw_version" && have_pkg openai "$oa_version"; }
 have_chromium() { [ -x "$chromium" ]; }
 
 case "${1:-}" in
 --check)
   ok=0
   have_chromium || { echo "ui-test: no browser at $chromium (apt-get install chromium)" >&2; ok=1; }
-  have_pw || { echo "ui-test: playwright-core@$pw_version missing under $mods (scripts/ui-test.sh --install)" >&2; ok=1; }
+  have_pkgs || { echo "ui-test: playwright-core@$pw_version or openai@$oa_version missing under $mods (scripts/ui-test.sh --install)" >&2; ok=1; }
   exit $ok
   ;;
 --install) ;;
@@ -49,17 +53,17 @@ if ! have_chromium; then
   have_chromium || { echo "ui-test: chromium did not install to $chromium" >&2; exit 1; }
 fi
 
-if ! have_pw; then
+if ! have_pkgs; then
   for tool in node npm; do
     command -v "$tool" >/dev/null 2>&1 ||
       { echo "ui-test: '$tool' not found (apt-get install nodejs npm)" >&2; exit 1; }
   done
-  echo "ui-test: installing playwright-core@$pw_version into third_party/ui" >&2
+  echo "ui-test: installing playwright-core@$pw_version and openai@$oa_version into third_party/ui" >&2
   mkdir -p third_party/ui
   # Its own prefix: an install here never prunes third_party/node_modules.
   npm install --prefix third_party/ui --no-save --no-audit --no-fund \
-      "playwright-core@$pw_version" >/dev/null ||
-    { echo "ui-test: npm install playwright-core@$pw_version failed (is the npm registry reachable?)" >&2; exit 1; }
-  have_pw || { echo "ui-test: playwright-core did not install" >&2; exit 1; }
+      "playwright-core@$pw_version" "openai@$oa_version" >/dev/null ||
+    { echo "ui-test: npm install playwright-core@$pw_version openai@$oa_version failed (is the npm registry reachable?)" >&2; exit 1; }
+  have_pkgs || { echo "ui-test: playwright-core or openai did not install" >&2; exit 1; }
 fi
-echo "ui-test: chromium and playwright-core@$pw_version are ready" >&2
+echo "ui-test: chromium, playwright-core@$pw_version and openai@$oa_version are ready" >&2
