@@ -30,8 +30,9 @@ typedef struct api_opts {
   const char *host;        /* bind address ("127.0.0.1") */
   int port;                /* 8080; -1 = an ephemeral port (api_port) */
   const char *data_dir;    /* dataset registry ("./ragd-data") */
-  int threads;             /* MHD worker threads (cores + 1; with a remote
-                              embedder 8 per core, at least 16) */
+  int threads;             /* MHD worker threads (one per core, at least
+                              2; with a remote embedder 8 per core, at
+                              least 16) */
   int conn_limit;          /* simultaneous connections (256) */
   int conn_timeout_s;      /* idle connection timeout, seconds (30) */
   size_t max_body;         /* JSON request body cap (1 MiB) */

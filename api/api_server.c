@@ -60,9 +60,11 @@ static rag_status cfg_str(const cJSON *s, const char *k, const char *given,
 
 /* Worker threads when neither the options nor the config say. The model
 ** calls run off the workers (api_async.c), so with an in-process embedder
-** a worker computes all the time it runs: one per core, plus one to cover
-** a thread waiting on a page fault or a lock. A remote embedder makes
-** every retrieval wait on an embedding call, so then many more. */
+** a worker computes all the time it runs: one per core (at least two),
+** as more only preempt each other (bench/ab_slices.sh on 2 cores, hybrid
+** /retrieve: 2 threads 3-4% ahead of 3, 3 ahead of 4 by 3%). A remote
+** embedder makes every retrieval wait on an embedding call, so then many
+** more. */
 static int default_threads(const rag_cfg *cfg) {
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   if (ncpu < 1)
@@ -77,7 +79,7 @@ static int default_threads(const rag_cfg *cfg) {
   const emb_vtab *vt = emb_find(name);
   int remote = vt && vt->version >= 2 && vt->remote;
   if (!remote)
-    return (int)ncpu + 1;
+    return ncpu < 2 ? 2 : (int)ncpu;
   return ncpu * 8 < 16 ? 16 : (int)ncpu * 8;
 }
 
