@@ -136,10 +136,13 @@ int api_defer(api_req *r, api_defer_fn fn, void *ctx) {
   if (!d || !async_enter(r->srv)) {
     int closing = d != NULL;
     free(d);
-    if (closing)
+    if (closing) {
       r->retry_after = 1;
-    return closing ? api_error(r, 503, "unavailable", "the server is stopping")
-                   : api_error(r, 500, "internal_error", "out of memory");
+      api_error(r, 503, "unavailable", "the server is stopping");
+    } else {
+      api_error(r, 500, "internal_error", "out of memory");
+    }
+    return 0;
   }
   d->r = r;
   d->fn = fn;

@@ -10,8 +10,8 @@
 #include "api/api_web.h"
 
 #include "core/rag_log.h"
-#include "embedding/emb.h"
 #include "core/rag_utf8.h"
+#include "embedding/emb.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
