@@ -148,6 +148,15 @@ void api_answer_run(api_answer *j) {
                           &j->err);
 }
 
+int api_answer_run_blocking(api_req *r, api_answer *j) {
+  api_answer_run(j);
+  if (!j->rc)
+    return 1;
+  api_error_rag(r, &j->err);
+  api_answer_free(j);
+  return 0;
+}
+
 cJSON *api_answer_usage(api_answer *j) {
   double pin = 0, pout = 0;
   llm_model_info *mi = NULL;
@@ -406,12 +415,8 @@ static int chat_history(api_req *r, api_answer *j, chat_ctx *c, llm_msg **h,
 static void chat_blocking(api_req *r, void *ctx) {
   api_answer *j = ctx;
   chat_ctx *c = j->ext;
-  api_answer_run(j);
-  if (j->rc) {
-    api_error_rag(r, &j->err);
-    api_answer_free(j);
+  if (!api_answer_run_blocking(r, j))
     return;
-  }
   chat_save(j, c);
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "event", "message");

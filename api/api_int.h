@@ -360,6 +360,9 @@ rag_status api_answer_prepare(api_answer *j, const llm_msg *history,
                               size_t nhistory);
 /* Runs the call (streaming when j->call.on_delta is set). */
 void api_answer_run(api_answer *j);
+/* A blocking reply's call (from an api_defer fn): 1 = answered; 0 =
+** replied with the error and freed j. */
+int api_answer_run_blocking(api_req *r, api_answer *j);
 /* Dify's usage object and retriever_resources of a finished job. */
 cJSON *api_answer_usage(api_answer *j);
 cJSON *api_answer_resources(api_answer *j);

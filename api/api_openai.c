@@ -273,12 +273,8 @@ static int prepare(api_req *r, api_answer *j, oa_ctx *c, const char *model,
 static void oa_blocking(api_req *r, void *ctx) {
   api_answer *j = ctx;
   oa_ctx *c = j->ext;
-  api_answer_run(j);
-  if (j->rc) {
-    api_error_rag(r, &j->err);
-    api_answer_free(j);
+  if (!api_answer_run_blocking(r, j))
     return;
-  }
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "id", c->id);
   cJSON_AddStringToObject(o, "object", "chat.completion");
