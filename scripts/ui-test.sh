@@ -13,7 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pw_version=1.65.1
-oa_version=7.60.0
+# openai 7.x declares node >= 22; Debian 12's node is 20, which 6.x supports.
+oa_version=6.49.0
 mods=third_party/ui/node_modules
 chromium=${RAGD_CHROMIUM:-/usr/bin/chromium}
 
