@@ -17,6 +17,7 @@
 #include "embedding/emb_hash.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -559,6 +560,12 @@ rag_status emb_remote_row(emb_remote *r, const cJSON *emb, size_t i, float *out,
       return rag_fail(err, RAG_CORRUPT,
                       "emb %s: %s: embedding %zu holds a non-number", r->c.kind,
                       r->c.model, i);
+    /* Finite as a double is not enough: 1e39 becomes inf as a float. */
+    if (fabs(x->valuedouble) > FLT_MAX)
+      return rag_fail(err, RAG_CORRUPT,
+                      "emb %s: %s: embedding %zu holds %g, out of a float's "
+                      "range",
+                      r->c.kind, r->c.model, i, x->valuedouble);
     row[j] = (float)x->valuedouble;
   }
   return RAG_OK;

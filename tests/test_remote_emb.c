@@ -454,6 +454,24 @@ TEST(malformed_json_reply_is_corrupt) {
   fake_http_stop(f);
 }
 
+/* 1e39 is a finite double but no float: the row would hold inf (found by
+** scripts/fuzz.sh; fuzz/regress/provider/embedding-beyond-float-range). */
+TEST(a_number_beyond_float_range_is_corrupt_not_inf) {
+  fake_http *f = fake_http_start();
+  rag_err err;
+  emb_provider *p = open_spec(f, NULL, "openai:m,base_url={url},dim=2", &err);
+  ASSERT(p);
+  fake_http_push_json(f, 200,
+                      "{\"data\":[{\"index\":0,\"embedding\":[1,1e39]}]}");
+  const char *texts[] = {"a"};
+  float v[2];
+  rag_err_clear(&err);
+  ASSERT_EQ(emb_embed(p, texts, 1, EMB_DOCUMENT, v, &err), RAG_CORRUPT);
+  ASSERT_CONTAINS(err.msg, "out of a float's range");
+  emb_close(p);
+  fake_http_stop(f);
+}
+
 TEST(open_probes_the_dimension_and_a_later_mismatch_fails) {
   fake_http *f = fake_http_start();
   fake_http_push_json(f, 200,
@@ -699,6 +717,7 @@ TEST(tei_malformed_reply_is_corrupt) {
   X(unauthorized_reply_message_surfaces_without_the_key)                       \
   X(bad_request_maps_to_badarg)                                                \
   X(malformed_json_reply_is_corrupt)                                           \
+  X(a_number_beyond_float_range_is_corrupt_not_inf)                            \
   X(open_probes_the_dimension_and_a_later_mismatch_fails)                      \
   X(wrong_number_of_rows_is_an_error)                                          \
   X(failed_batch_stops_the_batches_not_yet_sent)                               \
