@@ -303,9 +303,8 @@ static void kb_free(api_kb *k) {
   api_snap_close(k->snap);
   ing_kb_close(k->wk);
   for (int i = 0; i < k->npool; i++)
-    kb_close(k->pool[i]);
+    kb_close(k->pool[i].h);
   free(k->pool);
-  free(k->pool_gen);
   rag_arena_free(k->wdocs_a);
   free(k->htab);
   while (k->docs) {
@@ -337,11 +336,10 @@ api_kb *api_kb_new(api_kbs *r, const char *id) {
   atomic_init(&k->refs, 1);
   pthread_rwlock_init(&k->lock, NULL);
   pthread_mutex_init(&k->mu, NULL);
-  k->pool = calloc((size_t)r->pool_max, sizeof(kb *));
-  k->pool_gen = calloc((size_t)r->pool_max, sizeof(uint64_t));
+  k->pool = calloc((size_t)r->pool_max, sizeof(*k->pool));
   k->gen = 1; /* api_snap_open's gen for a first snapshot */
   k->dir = api_path2(r->dir, id);
-  if (!k->pool || !k->pool_gen || !k->dir) {
+  if (!k->pool || !k->dir) {
     kb_free(k);
     return NULL;
   }
@@ -394,8 +392,8 @@ static rag_status pool_get(api_kb *k, kb **out, uint64_t *gen, rag_err *err) {
   *gen = 0;
   if (k->npool) {
     k->npool--;
-    *out = k->pool[k->npool];
-    *gen = k->pool_gen[k->npool];
+    *out = k->pool[k->npool].h;
+    *gen = k->pool[k->npool].gen;
   }
   pthread_mutex_unlock(&k->mu);
   if (*out)
@@ -415,8 +413,7 @@ static void pool_put(api_kb *k, kb *h, uint64_t gen) {
     gen = 0;
   }
   if (k->npool < k->reg->pool_max) {
-    k->pool_gen[k->npool] = gen;
-    k->pool[k->npool++] = h;
+    k->pool[k->npool++] = (struct pooled_kb){h, gen};
     h = NULL;
   }
   pthread_mutex_unlock(&k->mu);
@@ -561,8 +558,8 @@ void api_kb_refresh(api_kbs *r, api_kb *k) {
   pthread_mutex_lock(&k->mu);
   k->gen = ns->gen;
   for (int i = 0; i < k->npool; i++) {
-    kb_read_release(k->pool[i]);
-    k->pool_gen[i] = 0;
+    kb_read_release(k->pool[i].h);
+    k->pool[i].gen = 0;
   }
   pthread_mutex_unlock(&k->mu);
   api_snap_close(old);

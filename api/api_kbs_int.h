@@ -44,10 +44,12 @@ struct api_kb {
   snap *snap;
   pthread_mutex_t mu; /* pool, docs, counts */
   /* Idle search handles. Each may hold a read snapshot (kb_read_hold)
-  ** taken while snapshot pool_gen[i] was current, 0 for none: a search
+  ** taken while snapshot pool[i].gen was current, 0 for none: a search
   ** reuses it while that snapshot is still the current one (gen). */
-  kb **pool;
-  uint64_t *pool_gen;
+  struct pooled_kb {
+    kb *h;
+    uint64_t gen;
+  } * pool;
   /* snap->gen, copied under mu by api_kb_refresh: pool_put runs after the
   ** search has let go of `lock`, which is never held while taking mu. */
   uint64_t gen;

@@ -71,14 +71,7 @@ static int default_threads(const rag_cfg *cfg) {
     ncpu = 1;
   if (ncpu > 64)
     ncpu = 64;
-  char name[64] = "";
-  const char *spec = cfg->embedding.provider ? cfg->embedding.provider : "";
-  size_t n = strcspn(spec, ":");
-  if (n < sizeof(name))
-    memcpy(name, spec, n), name[n] = '\0';
-  const emb_vtab *vt = emb_find(name);
-  int remote = vt && vt->version >= 2 && vt->remote;
-  if (!remote)
+  if (!emb_spec_is_remote(cfg->embedding.provider))
     return ncpu < 2 ? 2 : (int)ncpu;
   return ncpu * 8 < 16 ? 16 : (int)ncpu * 8;
 }

@@ -28,6 +28,20 @@ const emb_vtab *emb_find(const char *name) {
   return NULL;
 }
 
+/* The provider a spec names: "name" or "name:key=value,...". name gets
+** the name ("" when empty or too long), *colon the ':' or NULL. */
+static const emb_vtab *spec_vtab(const char *spec, char name[64],
+                                 const char **colon) {
+  *colon = strchr(spec, ':');
+  size_t nlen = *colon ? (size_t)(*colon - spec) : strlen(spec);
+  name[0] = '\0';
+  if (nlen == 0 || nlen >= 64)
+    return NULL;
+  memcpy(name, spec, nlen);
+  name[nlen] = '\0';
+  return emb_find(name);
+}
+
 rag_status emb_open(const rag_cfg *cfg, const char *spec, emb_provider **out,
                     rag_err *err) {
   if (!out)
@@ -37,15 +51,11 @@ rag_status emb_open(const rag_cfg *cfg, const char *spec, emb_provider **out,
     spec = cfg ? cfg->embedding.provider : NULL;
   if (!spec || !*spec)
     return rag_fail(err, RAG_BADARG, "emb: no embedding provider given");
-  /* "name" or "name:key=value,..."; the options go to the provider. */
-  const char *colon = strchr(spec, ':');
-  size_t nlen = colon ? (size_t)(colon - spec) : strlen(spec);
   char name[64];
-  if (nlen == 0 || nlen >= sizeof(name))
+  const char *colon = NULL;
+  const emb_vtab *vt = spec_vtab(spec, name, &colon);
+  if (!name[0])
     return rag_fail(err, RAG_BADARG, "emb: bad provider spec \"%.100s\"", spec);
-  memcpy(name, spec, nlen);
-  name[nlen] = '\0';
-  const emb_vtab *vt = emb_find(name);
   if (!vt)
     return rag_fail(err, RAG_BADARG,
                     "emb: unknown embedding provider \"%s\" (known: hash, "
@@ -96,8 +106,18 @@ void emb_set_stats(emb_provider *p, const rag_termstats *ts) {
     p->vt->set_stats(p, ts);
 }
 
+static int vtab_remote(const emb_vtab *vt) {
+  return vt && vt->version >= 2 && vt->remote;
+}
+
 int emb_is_remote(const emb_provider *p) {
-  return p && p->vt->version >= 2 && p->vt->remote;
+  return p && vtab_remote(p->vt);
+}
+
+int emb_spec_is_remote(const char *spec) {
+  char name[64];
+  const char *colon;
+  return spec && vtab_remote(spec_vtab(spec, name, &colon));
 }
 
 void emb_set_http(emb_provider *p, const rag_http_opts *o) {

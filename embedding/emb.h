@@ -100,6 +100,9 @@ const char *emb_model(const emb_provider *p);
 void emb_set_stats(emb_provider *p, const rag_termstats *ts);
 /* 1 when p's vtab says it is remote (version >= 2 and remote set). */
 int emb_is_remote(const emb_provider *p);
+/* The same for the provider a spec ("openai:model,...") names, without
+** opening it; 0 for an unknown name. */
+int emb_spec_is_remote(const char *spec);
 /* Calls set_http when the provider has it; otherwise does nothing. */
 void emb_set_http(emb_provider *p, const rag_http_opts *o);
 /* 1 when p learns from the corpus (version >= 3 with the train methods);
