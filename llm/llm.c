@@ -231,6 +231,13 @@ int64_t llm_estimate_in(const llm_request *req) {
   return n;
 }
 
+int llm_json_count(const cJSON *v, int64_t *out) {
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 1e15))
+    return 0;
+  *out = (int64_t)v->valuedouble;
+  return 1;
+}
+
 rag_status llm_acc_finish(llm_acc *a, llm_response *resp, rag_err *err) {
   if (!a->text.data && rag_buf_append(&a->text, "", 0))
     return rag_fail(err, RAG_NOMEM, "llm: out of memory");

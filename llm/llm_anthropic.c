@@ -100,11 +100,11 @@ static char *an_body(const llm_request *req, int max_tokens, int stream) {
 }
 
 static int64_t num(const cJSON *o, const char *key, int *found) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  if (!cJSON_IsNumber(v))
+  int64_t n = 0;
+  if (!llm_json_count(cJSON_GetObjectItemCaseSensitive(o, key), &n))
     return 0;
   *found = 1;
-  return (int64_t)v->valuedouble;
+  return n;
 }
 
 static void take_model(llm_acc *a, const cJSON *msg) {

@@ -87,6 +87,10 @@ rag_status llm_acc_finish(llm_acc *a, llm_response *resp, rag_err *err);
 
 /* Copies src (may be NULL) into dst[n], truncating. */
 void llm_copy(char *dst, size_t n, const char *src);
+/* A provider's token count: 1 and *out when v is a number in
+** 0..1e15 (a negative or absurd count reads as none, so usage is
+** estimated instead), else 0. */
+int llm_json_count(const cJSON *v, int64_t *out);
 /* Prompt tokens by the local estimate: all message contents. */
 int64_t llm_estimate_in(const llm_request *req);
 

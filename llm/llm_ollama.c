@@ -115,11 +115,8 @@ static rag_status ol_take(llm_acc *a, const cJSON *root) {
     const cJSON *pout = cJSON_GetObjectItemCaseSensitive(root, "eval_count");
     /* Ollama omits prompt_eval_count when the prompt came from its cache;
     ** then the count is not exact and is estimated instead. */
-    if (cJSON_IsNumber(pin) && cJSON_IsNumber(pout)) {
-      a->tin = (int64_t)pin->valuedouble;
-      a->tout = (int64_t)pout->valuedouble;
+    if (llm_json_count(pin, &a->tin) && llm_json_count(pout, &a->tout))
       a->have_usage = 1;
-    }
   }
   return RAG_OK;
 }

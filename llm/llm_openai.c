@@ -135,11 +135,8 @@ static void take_usage(llm_acc *a, const cJSON *root) {
   const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "usage");
   const cJSON *pt = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
   const cJSON *ct = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
-  if (cJSON_IsNumber(pt) && cJSON_IsNumber(ct)) {
-    a->tin = (int64_t)pt->valuedouble;
-    a->tout = (int64_t)ct->valuedouble;
+  if (llm_json_count(pt, &a->tin) && llm_json_count(ct, &a->tout))
     a->have_usage = 1;
-  }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model");
   if (cJSON_IsString(m) && m->valuestring[0])
     llm_copy(a->model, sizeof(a->model), m->valuestring);
